@@ -1,0 +1,49 @@
+# Every target installs what it needs into .venv first, so a fresh clone with
+# only Python 3.11+ is enough: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint fmt bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p demo_out
+	$(BIN)/rebalance inspect sample_data/transactions.csv --label is_fraud
+	$(BIN)/rebalance apply sample_data/transactions.csv --label is_fraud --strategy undersample \
+		--seed 42 --force -o demo_out/transactions_under.csv --report demo_out/transactions_under.json
+	$(BIN)/rebalance inspect sample_data/support_tickets.parquet --label priority
+	$(BIN)/rebalance apply sample_data/support_tickets.parquet --label priority --strategy smote \
+		--id-columns ticket_id --seed 42 --force -o demo_out/tickets_smote.parquet \
+		--report demo_out/tickets_smote.json
+	$(BIN)/rebalance inspect demo_out/tickets_smote.parquet --label priority
+	@echo "--- report: demo_out/tickets_smote.json"
+	@cat demo_out/tickets_smote.json
+
+test: $(STAMP)
+	$(BIN)/ruff check rebalance_cli tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rebalance_cli tests benchmarks
+	$(BIN)/ruff format --check rebalance_cli tests benchmarks
+	$(BIN)/mypy rebalance_cli
+
+fmt: $(STAMP)
+	$(BIN)/ruff format rebalance_cli tests benchmarks
+	$(BIN)/ruff check --fix rebalance_cli tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/sanity.py
+
+clean:
+	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,49 @@
+"""rebalance: fix class imbalance in tabular files, streaming and deterministic.
+
+The command line is a thin layer over this API::
+
+    from rebalance_cli import inspect, rebalance, make_plan
+
+    dist = inspect("train.csv", label="y")
+    report = rebalance("train.csv", "balanced.parquet", label="y",
+                       strategy="undersample", seed=7)
+"""
+
+from importlib import metadata
+
+from .errors import (
+    CheckFailed,
+    DataError,
+    InputOutputError,
+    Interrupted,
+    RebalanceError,
+    RefusedError,
+    UsageError,
+)
+from .pipeline import Distribution, inspect, rebalance
+from .plan import Plan, TargetSpec, make_plan, parse_target
+from .report import Report
+
+try:
+    __version__ = metadata.version("rebalance-cli")
+except metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CheckFailed",
+    "DataError",
+    "Distribution",
+    "InputOutputError",
+    "Interrupted",
+    "Plan",
+    "RebalanceError",
+    "RefusedError",
+    "Report",
+    "TargetSpec",
+    "UsageError",
+    "__version__",
+    "inspect",
+    "make_plan",
+    "parse_target",
+    "rebalance",
+]

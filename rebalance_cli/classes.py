@@ -1,0 +1,93 @@
+"""The classes of a label column: their order, their names, and row -> class codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+
+def token(value: Any) -> str:
+    """A label value's name in plans, reports and ``--target a=100``.
+
+    It depends on the value, not the dtype's width, so an Int32 label in a
+    Parquet file and the same label read from CSV as Int64 share names (and
+    therefore random streams).
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _sortable(s: pl.Series) -> pl.Series:
+    if s.dtype in (pl.Categorical,) or isinstance(s.dtype, pl.Enum):
+        return s.cast(pl.String)
+    return s
+
+
+@dataclass(frozen=True)
+class ClassIndex:
+    """Classes in sort order, with their names, counts and a fast row -> code map."""
+
+    label: str
+    values: pl.Series
+    tokens: tuple[str, ...]
+    counts: tuple[int, ...]
+    nulls: int
+
+    @classmethod
+    def from_counts(cls, label: str, frame: pl.DataFrame) -> ClassIndex:
+        """Build from a (label, len) frame as given by a group-by count."""
+        nulls = int(frame.filter(pl.col(label).is_null())["len"].sum() or 0)
+        frame = frame.filter(pl.col(label).is_not_null())
+        frame = frame.with_columns(_sortable(frame[label]).alias("__key")).sort("__key")
+        values = frame[label]
+        tokens = tuple(token(v) for v in values.to_list())
+        return cls(label, values, tokens, tuple(int(v) for v in frame["len"]), nulls)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def pairs(self) -> list[tuple[str, int]]:
+        return list(zip(self.tokens, self.counts, strict=True))
+
+    def codes(self, labels: pl.Series) -> np.ndarray:
+        """Class code (position in sort order) of every row; labels must be non-null."""
+        source = _sortable(labels)
+        known = _sortable(self.values)
+        if source.dtype == pl.String:
+            enum = pl.Enum(known.to_list())
+            mapped = source.cast(enum, strict=False).to_physical()
+        else:
+            mapped = source.replace_strict(
+                known, pl.Series(np.arange(len(known), dtype=np.uint32)), default=None
+            )
+        if mapped.null_count():
+            missing = source.filter(mapped.is_null()).head(1).to_list()
+            raise LookupError(f"label value {missing[0]!r} was not seen when counting")
+        return mapped.cast(pl.UInt32).to_numpy()
+
+    def value(self, i: int) -> Any:
+        return self.values[i]
+
+
+def class_positions(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each row's 0-based position within its class, continuing from ``offsets``.
+
+    ``offsets`` (rows of each class already seen) is advanced in place.
+    """
+    n = codes.shape[0]
+    k = offsets.shape[0]
+    small = codes.astype(np.uint16) if k <= 65535 else codes
+    order = np.argsort(small, kind="stable")
+    per_class = np.bincount(codes, minlength=k)
+    starts = np.cumsum(per_class) - per_class
+    sorted_codes = codes[order]
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n, dtype=np.int64) - starts[sorted_codes] + offsets[sorted_codes]
+    offsets += per_class
+    return pos

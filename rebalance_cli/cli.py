@@ -1,0 +1,360 @@
+"""The `rebalance` command line: option parsing, rendering and exit codes only.
+
+All the work is done by :mod:`rebalance_cli.pipeline`; this module turns its
+errors into one line on stderr and the documented exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import INTERNAL, CheckFailed, Interrupted, RebalanceError, UsageError
+from .pipeline import DEFAULT_CHUNK_SIZE, Distribution, inspect, rebalance
+from .report import Report
+
+app = typer.Typer(
+    name="rebalance",
+    help="Fix class imbalance in tabular files (CSV, TSV, Parquet, Arrow IPC, NDJSON).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rebalance {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Fix class imbalance in tabular files: inspect the classes, then apply a strategy."""
+
+
+def _fail(err: RebalanceError) -> NoReturn:
+    sys.stderr.write(f"rebalance: {err.kind}: {err}\n")
+    sys.stderr.flush()
+    raise typer.Exit(err.exit_code)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Map every failure to one stderr line and an exit code; SIGTERM cleans up too."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    except RebalanceError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _fail(Interrupted(signal.SIGINT))
+    except BrokenPipeError:
+        # The reader went away (`| head`): not our error, and nothing to report.
+        _quiet_stdout()
+        raise typer.Exit(0) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("REBALANCE_DEBUG"):
+            raise
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        sys.stderr.write(
+            f"rebalance: internal error: {type(exc).__name__}: {msg} "
+            "(this is a bug; rerun with REBALANCE_DEBUG=1 for a traceback and report it)\n"
+        )
+        raise typer.Exit(INTERNAL) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _schema_length(n: int) -> int | None:
+    if n < 0:
+        raise UsageError(f"--infer-schema-length must be 0 or more (got {n})")
+    return None if n == 0 else n
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _bar(share: float, width: int = 30) -> str:
+    full = share * width
+    n = int(full)
+    return "█" * n + ("▌" if full - n >= 0.5 else "")
+
+
+def _render_distribution(dist: Distribution, console: Console) -> None:
+    table = Table(title=f"label: {dist.label}", title_justify="left")
+    table.add_column("class")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("", no_wrap=True)
+    top = max(dist.shares().values(), default=1.0)
+    for cls, count in zip(dist.classes, dist.counts, strict=True):
+        share = dist.shares()[cls]
+        table.add_row(cls, f"{count:,}", f"{share:.2%}", _bar(share / top if top else 0))
+    console.print(table)
+    ratio = dist.imbalance_ratio
+    console.print(
+        f"rows: {dist.rows:,}   classes: {len(dist.classes)}   "
+        f"majority: {dist.majority}   minority: {dist.minority}   "
+        f"imbalance ratio: {ratio:.2f}"
+        if ratio is not None
+        else f"rows: {dist.rows:,}"
+    )
+    if dist.nulls:
+        console.print(f"null labels: {dist.nulls:,}")
+
+
+def _render_report(report: Report, console: Console) -> None:
+    table = Table(title=f"{report.strategy} on {report.input['path']}", title_justify="left")
+    table.add_column("class")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for cls, before in report.counts_before.items():
+        table.add_row(cls, f"{before:,}", f"{report.counts_after[cls]:,}")
+    console.print(table)
+    rows = report.rows
+    where = report.output["path"] if report.output else "nothing (dry run)"
+    console.print(
+        f"wrote {rows['written']:,} rows to {where} "
+        f"(synthetic {rows['synthetic']:,}, duplicated {rows['duplicated']:,}, "
+        f"dropped {rows['dropped']:,}); seed {report.seed}"
+    )
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    console = _stderr()
+    if not enabled or not console.is_interactive:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_interactive,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(
+                "writing" if phase == "write" else "synthesising", total=total
+            )
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+DataArg = Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)]
+LabelOpt = Annotated[
+    str, typer.Option("--label", "-l", help="The class column.", show_default=False)
+]
+InFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input-format", help="csv, tsv, parquet, ipc or ndjson, when the name does not say."
+    ),
+]
+InferOpt = Annotated[
+    int,
+    typer.Option(
+        "--infer-schema-length",
+        help="CSV/NDJSON rows used to infer column types; 0 reads the whole file.",
+    ),
+]
+
+
+@app.command("inspect")
+def inspect_cmd(
+    data: DataArg,
+    label: LabelOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    max_ratio: Annotated[
+        float | None,
+        typer.Option("--max-ratio", help="Exit 6 when majority/minority exceeds this."),
+    ] = None,
+    input_format: InFormatOpt = None,
+    infer_schema_length: InferOpt = 10_000,
+) -> None:
+    """Show the class distribution of a label column.
+
+    Example: rebalance inspect train.csv --label y --max-ratio 10
+    """
+    with _guarded():
+        if max_ratio is not None and max_ratio < 1:
+            raise UsageError(f"--max-ratio must be at least 1 (got {max_ratio})")
+        dist = inspect(
+            data,
+            label,
+            input_format=input_format,
+            infer_schema_length=_schema_length(infer_schema_length),
+        )
+        if as_json:
+            doc = dist.to_dict()
+            if max_ratio is not None:
+                doc["max_ratio"] = max_ratio
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            _render_distribution(dist, Console(highlight=False))
+        ratio = dist.imbalance_ratio
+        if max_ratio is not None and ratio is not None and ratio > max_ratio:
+            raise CheckFailed(
+                f"imbalance ratio {ratio:.4g} ({dist.majority} over {dist.minority}) "
+                f"exceeds --max-ratio {max_ratio:g}"
+            )
+
+
+@app.command("apply")
+def apply_cmd(
+    data: DataArg,
+    label: LabelOpt,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy", "-s", help="undersample, oversample or smote.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file, or - for stdout.")
+    ] = None,
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            "-t",
+            help="auto, minority, majority, not-minority, not-majority, all, "
+            "a ratio in (0, 1], or counts like a=100,b=250.",
+        ),
+    ] = "auto",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed; drawn and reported when absent.")
+    ] = None,
+    report: Annotated[
+        str | None, typer.Option("--report", help="Write the JSON report to this file.")
+    ] = None,
+    k_neighbors: Annotated[
+        int, typer.Option("--k-neighbors", "-k", help="SMOTE: neighbours per row.")
+    ] = 5,
+    features: Annotated[
+        str | None, typer.Option("--features", help="SMOTE: comma-separated feature columns.")
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option("--exclude", help="SMOTE: columns to leave out of the features.")
+    ] = None,
+    id_columns: Annotated[
+        str | None,
+        typer.Option("--id-columns", help="SMOTE: identifier columns, null in synthetic rows."),
+    ] = None,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size", help="Rows per streamed batch (output does not depend on it)."
+        ),
+    ] = DEFAULT_CHUNK_SIZE,
+    drop_null_labels: Annotated[
+        bool, typer.Option("--drop-null-labels", help="Leave out rows whose label is null.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count and print the plan; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace an existing output.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
+    input_format: InFormatOpt = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--output-format", help="csv, tsv, parquet, ipc or ndjson; default: from -o."),
+    ] = None,
+    infer_schema_length: InferOpt = 10_000,
+) -> None:
+    """Rebalance a file: undersample, oversample or SMOTE to the --target.
+
+    Example: rebalance apply train.csv -l y -s undersample --seed 7 -o balanced.csv
+    """
+    with _guarded():
+        if as_json and output == "-":
+            raise UsageError("--json and -o - both want stdout", hint="use --report FILE instead")
+        with _progress(not quiet and not as_json and output != "-") as progress:
+            result = rebalance(
+                data,
+                output,
+                label=label,
+                strategy=strategy,
+                target=target,
+                seed=seed,
+                k_neighbors=k_neighbors,
+                features=_split(features),
+                exclude=_split(exclude),
+                id_columns=_split(id_columns),
+                chunk_size=chunk_size,
+                input_format=input_format,
+                output_format_=output_format,
+                force=force,
+                dry_run=dry_run,
+                drop_null_labels=drop_null_labels,
+                report_path=report,
+                infer_schema_length=_schema_length(infer_schema_length),
+                progress=progress,
+                command=["rebalance", *sys.argv[1:]],
+            )
+        for warning in result.warnings:
+            sys.stderr.write(f"rebalance: warning: {warning}\n")
+        if as_json:
+            sys.stdout.write(result.to_json())
+            sys.stdout.flush()
+        elif dry_run:
+            _render_report(result, Console(highlight=False))
+        elif not quiet and _stderr().is_interactive:
+            _render_report(result, _stderr())
+
+
+def main() -> None:
+    """Entry point of the `rebalance` script."""
+    app(prog_name="rebalance")

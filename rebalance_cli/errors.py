@@ -1,0 +1,83 @@
+"""The exception family. Each error a user can cause carries its exit code.
+
+The CLI turns any of these into one line on stderr and the matching exit code;
+library users can catch :class:`RebalanceError` (or a subclass) directly.
+"""
+
+from __future__ import annotations
+
+OK = 0
+INTERNAL = 1
+USAGE = 2
+DATA = 3
+IO = 4
+REFUSED = 5
+CHECK_FAILED = 6
+INTERRUPTED = 130
+
+
+class RebalanceError(Exception):
+    """Base class: a failure with a one-line message and an exit code."""
+
+    exit_code: int = INTERNAL
+    kind: str = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
+        return text
+
+
+class UsageError(RebalanceError):
+    """The options contradict each other or the strategy (exit 2)."""
+
+    exit_code = USAGE
+    kind = "usage error"
+
+
+class DataError(RebalanceError):
+    """The input cannot serve the request (exit 3)."""
+
+    exit_code = DATA
+    kind = "data error"
+
+
+class InputOutputError(RebalanceError):
+    """The input cannot be read or the output cannot be written (exit 4)."""
+
+    exit_code = IO
+    kind = "I/O error"
+
+
+class RefusedError(RebalanceError):
+    """The run would overwrite the input or an existing file (exit 5)."""
+
+    exit_code = REFUSED
+    kind = "refused"
+
+
+class CheckFailed(RebalanceError):
+    """A requested check did not pass, e.g. ``inspect --max-ratio`` (exit 6)."""
+
+    exit_code = CHECK_FAILED
+    kind = "check failed"
+
+
+class Interrupted(RebalanceError):
+    """SIGINT or SIGTERM arrived; temporary files were removed."""
+
+    exit_code = INTERRUPTED
+    kind = "interrupted"
+
+    def __init__(self, signal_number: int) -> None:
+        import signal
+
+        name = signal.Signals(signal_number).name
+        super().__init__(f"stopped by {name}; no output was written")
+        self.exit_code = 128 + signal_number

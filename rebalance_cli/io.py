@@ -1,0 +1,379 @@
+"""Formats, sources and sinks: detection, lazy scans, stdin spooling, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import polars as pl
+import pyarrow.ipc as pa_ipc
+import pyarrow.parquet as pq
+
+from .errors import DataError, InputOutputError, RefusedError, UsageError
+
+FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "ipc", "ndjson")
+_EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".arrow": "ipc",
+    ".ipc": "ipc",
+    ".feather": "ipc",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+_COMPRESSED = (".gz", ".zst", ".zstd")
+_NAMES = {
+    "csv": "CSV",
+    "tsv": "TSV",
+    "parquet": "Parquet",
+    "ipc": "Arrow IPC",
+    "ndjson": "NDJSON",
+}
+STDIO = "-"
+
+
+def format_from_name(name: str) -> str | None:
+    """The format a file name implies (``.csv.gz`` is CSV), or None."""
+    lower = name.lower()
+    for ext in _COMPRESSED:
+        if lower.endswith(ext):
+            lower = lower[: -len(ext)]
+            break
+    return _EXTENSIONS.get(Path(lower).suffix)
+
+
+def check_format_name(fmt: str | None, flag: str) -> str | None:
+    if fmt is None:
+        return None
+    low = fmt.lower()
+    low = {"arrow": "ipc", "feather": "ipc", "jsonl": "ndjson", "pq": "parquet"}.get(low, low)
+    if low not in FORMATS:
+        raise UsageError(f"{flag} {fmt!r} is not a format", hint=f"use one of {', '.join(FORMATS)}")
+    return low
+
+
+def sniff(head: bytes) -> str | None:
+    """The format the first bytes show, or None for plain text (CSV-like)."""
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"ARROW1"):
+        return "ipc"
+    return None
+
+
+def _sniff_text(head: bytes) -> str:
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"{"):
+        return "ndjson"
+    first = text.split(b"\n", 1)[0]
+    if b"\t" in first and b"," not in first:
+        return "tsv"
+    return "csv"
+
+
+@dataclass
+class Source:
+    """An input file ready to scan. ``path`` may be a spooled copy of stdin."""
+
+    path: Path
+    display: str
+    format: str
+    size: int
+    infer_schema_length: int | None = 10_000
+    _temp_dir: str | None = field(default=None, repr=False)
+
+    def scan(self) -> pl.LazyFrame:
+        p = str(self.path)
+        if self.format in ("csv", "tsv"):
+            return pl.scan_csv(
+                p,
+                separator="\t" if self.format == "tsv" else ",",
+                infer_schema_length=self.infer_schema_length,
+                glob=False,
+            )
+        if self.format == "parquet":
+            return pl.scan_parquet(p, glob=False)
+        if self.format == "ipc":
+            return pl.scan_ipc(p, glob=False)
+        return pl.scan_ndjson(p, infer_schema_length=self.infer_schema_length, glob=False)
+
+    def close(self) -> None:
+        if self._temp_dir:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+
+def open_source(
+    data: str | os.PathLike[str],
+    input_format: str | None = None,
+    infer_schema_length: int | None = 10_000,
+    stdin: BinaryIO | None = None,
+) -> Source:
+    """Resolve an input path (or ``-`` for stdin) and its format, with checks."""
+    flag = check_format_name(input_format, "--input-format")
+    temp_dir = None
+    if str(data) == STDIO:
+        temp_dir = tempfile.mkdtemp(prefix="rebalance-stdin-")
+        path = Path(temp_dir) / "stdin"
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        with open(path, "wb") as fh:
+            shutil.copyfileobj(stream, fh, 1 << 20)
+        display = "<stdin>"
+    else:
+        path = Path(data)
+        display = str(data)
+        if not path.exists():
+            raise InputOutputError(f"input {display} does not exist")
+        if path.is_dir():
+            raise InputOutputError(f"input {display} is a directory, not a file")
+        if not os.access(path, os.R_OK):
+            raise InputOutputError(f"input {display} is not readable (permission denied)")
+    try:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError as exc:
+            raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+        size = path.stat().st_size
+        if size == 0:
+            raise DataError(f"input {display} is empty (0 bytes)")
+        shown = sniff(head)
+        named = format_from_name(path.name) if temp_dir is None else None
+        fmt = flag or named or shown or _sniff_text(head)
+        if shown and fmt != shown:
+            how = "--input-format" if flag else "its name"
+            raise DataError(
+                f"input {display} looks like {_NAMES[shown]} but {how} says {_NAMES[fmt]}",
+                hint=f"rename it or pass --input-format {shown}",
+            )
+        if fmt in ("parquet", "ipc") and shown != fmt:
+            raise DataError(
+                f"input {display} is not a {_NAMES[fmt]} file (its first bytes do not match)",
+                hint="check the file, or pass --input-format with the right format",
+            )
+        return Source(path, display, fmt, size, infer_schema_length, temp_dir)
+    except BaseException:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+
+
+def output_format(output: str, flag: str | None, input_fmt: str) -> str:
+    """The output format: the flag, else the extension, else (for stdout) the input's."""
+    chosen = check_format_name(flag, "--output-format")
+    if chosen:
+        return chosen
+    if output == STDIO:
+        return input_fmt
+    named = format_from_name(Path(output).name)
+    if named is None:
+        raise UsageError(
+            f"cannot tell the output format from {output!r}",
+            hint="use an extension such as .csv or .parquet, or --output-format "
+            f"({', '.join(FORMATS)})",
+        )
+    if Path(output).name.lower().endswith(_COMPRESSED):
+        raise UsageError(f"compressed output ({output}) is not supported; write .parquet instead")
+    return named
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when two paths name one file (through links and ./ spellings too)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Path | None:
+    """Refuse to overwrite the input, or an existing file without --force."""
+    if target == STDIO:
+        return None
+    path = Path(target)
+    for src in inputs:
+        if same_file(path, src):
+            raise RefusedError(
+                f"the {what} {target} is the input file; refusing to overwrite it",
+                hint="write to another path",
+            )
+    if path.is_dir():
+        raise RefusedError(f"the {what} {target} is a directory", hint="give a file path")
+    if path.exists() and not force:
+        raise RefusedError(f"the {what} {target} already exists", hint="pass --force to replace it")
+    if not path.parent.exists():
+        raise InputOutputError(f"the folder of the {what} ({path.parent}) does not exist")
+    return path
+
+
+class AtomicFile:
+    """A temporary file beside the target, renamed into place only on commit.
+
+    For stdout the temporary file lives in the temp folder and is copied to
+    stdout on commit, so a failed run prints nothing.
+    """
+
+    def __init__(self, target: Path | None, what: str = "output") -> None:
+        self.target = target
+        self.what = what
+        try:
+            if target is None:
+                fd, name = tempfile.mkstemp(prefix="rebalance-out-")
+            else:
+                fd, name = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=".rebalance-tmp", dir=target.parent
+                )
+        except OSError as exc:
+            where = "the temp folder" if target is None else str(target.parent)
+            raise InputOutputError(
+                f"cannot write the {what} in {where}: {exc.strerror or exc}"
+            ) from None
+        os.close(fd)
+        self.tmp = Path(name)
+        self.committed = False
+
+    def commit(self) -> int:
+        """Put the file in place; returns its size in bytes."""
+        size = self.tmp.stat().st_size
+        try:
+            if self.target is None:
+                with open(self.tmp, "rb") as fh:
+                    shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+                sys.stdout.buffer.flush()
+                self.tmp.unlink()
+            else:
+                mode = 0o666 & ~_umask()
+                os.chmod(self.tmp, mode)
+                os.replace(self.tmp, self.target)
+        except OSError as exc:
+            raise InputOutputError(
+                f"cannot put the {self.what} in place: {exc.strerror or exc}"
+            ) from None
+        self.committed = True
+        return size
+
+    def discard(self) -> None:
+        if not self.committed:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class FrameWriter(Protocol):
+    def write(self, df: pl.DataFrame) -> None: ...
+    def close(self) -> None: ...
+
+
+class _TextWriter:
+    """CSV/TSV/NDJSON: each frame's bytes follow the last, so chunking cannot show."""
+
+    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.fmt = fmt
+        self.sep = "\t" if fmt == "tsv" else ","
+        if fmt != "ndjson":
+            pl.DataFrame(schema=schema).write_csv(self.fh, separator=self.sep)
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        if self.fmt == "ndjson":
+            df.write_ndjson(self.fh)
+        else:
+            df.write_csv(self.fh, include_header=False, separator=self.sep)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _GroupedWriter:
+    """Parquet/IPC: frames are regrouped into fixed-size row groups.
+
+    The group size depends on the schema only, so the bytes written do not
+    depend on how the input was cut into batches.
+    """
+
+    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
+        empty = pl.DataFrame(schema=schema).to_arrow()
+        self.schema = empty.schema
+        self.rows = group_rows(schema)
+        self.buf: list[pl.DataFrame] = []
+        self.buffered = 0
+        self.sink: pq.ParquetWriter | pa_ipc.RecordBatchFileWriter
+        if fmt == "parquet":
+            self.sink = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        else:
+            self.sink = pa_ipc.new_file(str(path), self.schema)
+        self.fmt = fmt
+
+    def _emit(self, df: pl.DataFrame) -> None:
+        table = df.to_arrow()
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
+        if self.fmt == "parquet":
+            assert isinstance(self.sink, pq.ParquetWriter)
+            self.sink.write_table(table, row_group_size=self.rows)
+        else:
+            self.sink.write_table(table, max_chunksize=self.rows)
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        self.buf.append(df)
+        self.buffered += df.height
+        if self.buffered >= self.rows:
+            whole = pl.concat(self.buf, rechunk=False)
+            full = (whole.height // self.rows) * self.rows
+            for start in range(0, full, self.rows):
+                self._emit(whole.slice(start, self.rows))
+            rest = whole.slice(full)
+            self.buf = [rest] if rest.height else []
+            self.buffered = rest.height
+
+    def close(self) -> None:
+        if self.buf:
+            self._emit(pl.concat(self.buf, rechunk=False))
+            self.buf = []
+        self.sink.close()
+
+
+def group_rows(schema: pl.Schema) -> int:
+    """Rows per Parquet row group / IPC batch: ~64 MB of estimated width, at most 256k."""
+    width = 0
+    for dtype in schema.values():
+        if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
+            width += 8
+        else:
+            width += 32
+    return max(1024, min(262_144, (64 << 20) // max(1, width)))
+
+
+def open_writer(path: Path, fmt: str, schema: pl.Schema) -> FrameWriter:
+    try:
+        if fmt in ("csv", "tsv", "ndjson"):
+            return _TextWriter(path, fmt, schema)
+        return _GroupedWriter(path, fmt, schema)
+    except OSError as exc:
+        raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def frame_batches(lf: pl.LazyFrame, chunk_size: int) -> Iterator[pl.DataFrame]:
+    """Stream a lazy query in order, in batches of about ``chunk_size`` rows."""
+    yield from lf.collect_batches(chunk_size=chunk_size, maintain_order=True)

@@ -1,0 +1,515 @@
+"""The public Python API: ``inspect`` and ``rebalance``.
+
+A run is two streaming passes and a pure plan between them:
+
+    pass 1  label column only -> class counts
+    plan    counts + target -> per-class targets (plan.py, no I/O)
+    pass 2  batches -> per-row copy counts (0, 1, 2, ...) -> atomic sink
+    smote   grown classes held in memory -> synthetic rows appended in batches
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .classes import ClassIndex
+from .errors import DataError, InputOutputError, RebalanceError, UsageError
+from .io import (
+    STDIO,
+    AtomicFile,
+    Source,
+    check_target,
+    frame_batches,
+    open_source,
+    open_writer,
+    output_format,
+)
+from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
+from .report import Report, write_report
+from .samplers import RowSelector, SmoteClass, expand, prepare_smote
+
+DEFAULT_CHUNK_SIZE = 250_000
+Progress = Callable[[str, int, int], None]
+
+
+@contextlib.contextmanager
+def reading(display: str) -> Iterator[None]:
+    """Turn reader failures (polars, pyarrow, the OS) into one-line user errors."""
+    try:
+        yield
+    except RebalanceError:
+        raise
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read {display}: {_first_line(exc)}") from None
+    except OSError as exc:
+        raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"cannot read {display}: it is not valid UTF-8 ({exc.reason})") from None
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn writer failures (a full disk, a lost folder) into one-line I/O errors."""
+    try:
+        yield
+    except RebalanceError:
+        raise
+    except OSError as exc:
+        raise InputOutputError(f"cannot write the output: {exc.strerror or exc}") from None
+    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+        raise InputOutputError(f"cannot write the output: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
+
+
+def _check_label(schema: pl.Schema, label: str, display: str) -> None:
+    if label in schema:
+        return
+    near = difflib.get_close_matches(label, list(schema.names()), n=3, cutoff=0.6)
+    if not near:
+        near = [c for c in schema.names() if c.lower() == label.lower()]
+    hint = f"did you mean {', '.join(repr(c) for c in near)}?" if near else None
+    if hint is None:
+        shown = ", ".join(list(schema.names())[:12])
+        hint = f"the columns are: {shown}{' …' if len(schema) > 12 else ''}"
+    raise DataError(f"label column {label!r} is not in {display}", hint=hint)
+
+
+def count_classes(lf: pl.LazyFrame, label: str, display: str) -> ClassIndex:
+    """Pass 1: the class counts, reading the label column only (streaming)."""
+    with reading(display):
+        frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias("len")).collect()
+    return ClassIndex.from_counts(label, frame)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The class distribution of a label column, as ``inspect`` reports it."""
+
+    label: str
+    classes: tuple[str, ...]
+    counts: tuple[int, ...]
+    nulls: int
+    majority: str | None
+    minority: str | None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts) + self.nulls
+
+    @property
+    def imbalance_ratio(self) -> float | None:
+        """Majority count over minority count (1.0 when balanced)."""
+        if not self.counts:
+            return None
+        return max(self.counts) / min(self.counts)
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.counts)
+        return {c: n / total for c, n in zip(self.classes, self.counts, strict=True)}
+
+    def to_dict(self) -> dict[str, Any]:
+        shares = self.shares() if self.counts else {}
+        return {
+            "label": self.label,
+            "rows": self.rows,
+            "null_labels": self.nulls,
+            "classes": [
+                {"class": c, "count": n, "share": round(shares[c], 6)}
+                for c, n in zip(self.classes, self.counts, strict=True)
+            ],
+            "majority": self.majority,
+            "minority": self.minority,
+            "imbalance_ratio": (
+                None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
+            ),
+        }
+
+
+def inspect(
+    data: str | os.PathLike[str],
+    label: str,
+    *,
+    input_format: str | None = None,
+    infer_schema_length: int | None = 10_000,
+) -> Distribution:
+    """Count the classes of ``label`` in a file (or ``-`` for stdin)."""
+    source = open_source(data, input_format, infer_schema_length)
+    try:
+        lf = source.scan()
+        with reading(source.display):
+            schema = lf.collect_schema()
+        _check_label(schema, label, source.display)
+        index = count_classes(lf, label, source.display)
+    finally:
+        source.close()
+    counts = index.counts
+    majority = minority = None
+    if counts:
+        majority = index.tokens[counts.index(max(counts))]
+        minority = index.tokens[counts.index(min(counts))]
+    return Distribution(label, index.tokens, counts, index.nulls, majority, minority)
+
+
+def resolve_features(
+    schema: pl.Schema,
+    label: str,
+    features: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    id_columns: Sequence[str] | None,
+) -> list[str]:
+    """SMOTE's feature columns: the numeric columns but the label, or those named."""
+    for flag, names in (
+        ("--features", features),
+        ("--exclude", exclude),
+        ("--id-columns", id_columns),
+    ):
+        for name in names or ():
+            if name not in schema:
+                raise DataError(f"{flag} names column {name!r}, which is not in the input")
+    if label in (features or ()):
+        raise UsageError(f"--features names the label column {label!r}")
+    skip = {label, *(exclude or ()), *(id_columns or ())}
+    if features:
+        chosen = [f for f in features if f not in skip]
+        for f in chosen:
+            if not schema[f].is_numeric():
+                raise UsageError(
+                    f"feature column {f!r} is {schema[f]}; SMOTE interpolates numeric columns only",
+                    hint="leave it out of --features: non-numeric columns take the most "
+                    "frequent value among the neighbours",
+                )
+    else:
+        chosen = [c for c, t in schema.items() if c not in skip and t.is_numeric()]
+    if not chosen:
+        raise DataError(
+            "SMOTE needs at least one numeric feature column and the input has none left",
+            hint="check --features/--exclude, or use oversample",
+        )
+    return chosen
+
+
+def rebalance(
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None,
+    *,
+    label: str,
+    strategy: str,
+    target: str | float | dict[str, int] | TargetSpec | None = "auto",
+    seed: int | None = None,
+    k_neighbors: int = 5,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    input_format: str | None = None,
+    output_format_: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    drop_null_labels: bool = False,
+    report_path: str | os.PathLike[str] | None = None,
+    infer_schema_length: int | None = 10_000,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+) -> Report:
+    """Rebalance ``data`` into ``output`` (``-`` for stdout) and return the report.
+
+    Nothing is written when ``dry_run`` is true. The output and the report are
+    written to temporary files and renamed into place only when all succeeded.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+        )
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    if chunk_size < 1:
+        raise UsageError(f"--chunk-size must be at least 1 (got {chunk_size})")
+    if k_neighbors < 1:
+        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
+    if output is None and not dry_run:
+        raise UsageError("an output is needed (-o PATH, or -o - for stdout)")
+    seed_source = "given"
+    if seed is None:
+        seed, seed_source = secrets.randbelow(2**32), "drawn"
+    if seed < 0:
+        raise UsageError(f"--seed must not be negative (got {seed})")
+
+    warnings: list[str] = []
+    if strategy != "smote":
+        for flag, given in (
+            ("--features", features),
+            ("--exclude", exclude),
+            ("--id-columns", id_columns),
+        ):
+            if given:
+                warnings.append(f"{flag} is used by smote only and was ignored")
+
+    source = open_source(data, input_format, infer_schema_length)
+    try:
+        out_str = None if output is None else str(output)
+        out_fmt = None
+        out_path: Path | None = None
+        inputs = [] if source.display == "<stdin>" else [source.path]
+        if out_str is not None:
+            out_fmt = output_format(out_str, output_format_, source.format)
+            out_path = check_target(out_str, force, inputs, "output")
+        rep_path = None
+        if report_path is not None:
+            if str(report_path) == STDIO:
+                raise UsageError("--report needs a file path; use --json for the report on stdout")
+            if out_path is not None and Path(report_path).resolve() == out_path.resolve():
+                raise UsageError("--report and -o name the same file", hint="give them two paths")
+            rep_path = check_target(str(report_path), force, inputs, "report")
+
+        lf = source.scan()
+        with reading(source.display):
+            schema = lf.collect_schema()
+        _check_label(schema, label, source.display)
+        feature_cols: list[str] = []
+        if strategy == "smote":
+            feature_cols = resolve_features(schema, label, features, exclude, id_columns)
+
+        t0 = time.perf_counter()
+        index = count_classes(lf, label, source.display)
+        timings["count"] = time.perf_counter() - t0
+        if index.nulls and not drop_null_labels:
+            raise DataError(
+                f"label column {label!r} has {index.nulls} null value"
+                f"{'s' if index.nulls != 1 else ''}",
+                hint="pass --drop-null-labels to leave those rows out",
+            )
+        if index.nulls:
+            warnings.append(f"{index.nulls} rows with a null label were dropped")
+        if len(index) == 0:
+            raise DataError(f"{source.display} has no rows with a label")
+
+        t0 = time.perf_counter()
+        plan = make_plan(index.pairs(), strategy, spec)
+        timings["plan"] = time.perf_counter() - t0
+        warnings.extend(plan.warnings)
+
+        parameters: dict[str, Any] = {
+            "target": spec.to_json(),
+            "seed": seed,
+            "seed_source": seed_source,
+            "chunk_size": chunk_size,
+            "drop_null_labels": drop_null_labels,
+            "infer_schema_length": infer_schema_length,
+            "input_format": source.format,
+            "output_format": out_fmt,
+        }
+        if strategy == "smote":
+            parameters.update(
+                k_neighbors=k_neighbors,
+                features=feature_cols,
+                id_columns=list(id_columns or ()),
+                distance="euclidean",
+            )
+        input_info = {
+            "path": source.display,
+            "format": source.format,
+            "rows": sum(index.counts) + index.nulls,
+            "columns": len(schema),
+            "bytes": source.size,
+        }
+        before = dict(zip(plan.classes, plan.before, strict=True))
+        report = Report(
+            input=input_info,
+            label=label,
+            label_dtype=str(schema[label]),
+            strategy=strategy,
+            parameters=parameters,
+            plan=plan.to_dict(),
+            counts_before=before,
+            counts_after=dict(zip(plan.classes, plan.after, strict=True)),
+            rows={
+                "read": input_info["rows"],
+                "written": plan.rows_out,
+                "synthetic": 0,
+                "dropped": 0,
+                "duplicated": 0,
+                "null_labels_dropped": index.nulls,
+            },
+            output=None,
+            timings=timings,
+            warnings=warnings,
+            command=command,
+            dry_run=dry_run,
+        )
+        if dry_run:
+            _fill_rows(report, plan)
+            timings["total"] = time.perf_counter() - started
+            return report
+
+        assert out_fmt is not None
+        smote_classes: list[SmoteClass] = []
+        if strategy == "smote":
+            t0 = time.perf_counter()
+            smote_classes = _prepare_smote(
+                lf,
+                source.display,
+                index,
+                plan,
+                label,
+                feature_cols,
+                id_columns or (),
+                k_neighbors,
+                seed,
+            )
+            timings["smote_prepare"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        sink = AtomicFile(out_path)
+        report_sink: AtomicFile | None = None
+        try:
+            written = _write(
+                source,
+                lf,
+                sink.tmp,
+                out_fmt,
+                schema,
+                index,
+                plan,
+                seed,
+                chunk_size,
+                drop_null_labels,
+                smote_classes,
+                progress,
+            )
+            timings["write"] = time.perf_counter() - t0
+            _fill_rows(report, plan)
+            report.counts_after = dict(zip(plan.classes, written, strict=True))
+            size = sink.tmp.stat().st_size
+            report.output = {"path": out_str, "format": out_fmt, "bytes": size}
+            timings["total"] = time.perf_counter() - started
+            if rep_path is not None:
+                report_sink = write_report(report, rep_path)
+            sink.commit()
+            if report_sink is not None:
+                report_sink.commit()
+        finally:
+            sink.discard()
+            if report_sink is not None:
+                report_sink.discard()
+        return report
+    finally:
+        source.close()
+
+
+def _fill_rows(report: Report, plan: Plan) -> None:
+    grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
+    cut = sum(max(0, b - a) for a, b in zip(plan.after, plan.before, strict=True))
+    report.rows["synthetic" if plan.strategy == "smote" else "duplicated"] = grown
+    report.rows["dropped"] = cut + report.rows["null_labels_dropped"]
+    report.rows["written"] = plan.rows_out
+
+
+def _prepare_smote(
+    lf: pl.LazyFrame,
+    display: str,
+    index: ClassIndex,
+    plan: Plan,
+    label: str,
+    features: list[str],
+    id_columns: Sequence[str],
+    k: int,
+    seed: int,
+) -> list[SmoteClass]:
+    grow = [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
+    if not grow:
+        return []
+    values = index.values.gather(grow)
+    with reading(display):
+        pool = lf.filter(pl.col(label).is_in(values.implode())).collect()
+    codes = index.codes(pool[label])
+    out = []
+    for i in grow:
+        rows = pool.filter(pl.Series(codes == i))
+        out.append(
+            prepare_smote(
+                rows,
+                index.tokens[i],
+                index.value(i),
+                plan.after[i],
+                label,
+                features,
+                id_columns,
+                k,
+                seed,
+            )
+        )
+    return out
+
+
+def _write(
+    source: Source,
+    lf: pl.LazyFrame,
+    path: Path,
+    fmt: str,
+    schema: pl.Schema,
+    index: ClassIndex,
+    plan: Plan,
+    seed: int,
+    chunk_size: int,
+    drop_null_labels: bool,
+    smote_classes: list[SmoteClass],
+    progress: Progress | None,
+) -> list[int]:
+    """Pass 2 (and SMOTE's synthetic rows) into ``path``; returns rows written per class."""
+    label = index.label
+    kept = plan.before if plan.strategy == "smote" else plan.after
+    selector = RowSelector(plan.classes, plan.before, kept, seed, plan.strategy)
+    writer = open_writer(path, fmt, schema)
+    total = plan.rows_in
+    done = 0
+    try:
+        scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
+        with reading(source.display):
+            for batch in frame_batches(scan, chunk_size):
+                try:
+                    codes = index.codes(batch[label])
+                except LookupError as exc:
+                    raise DataError(f"{source.display} changed while it was read: {exc}") from None
+                copies = selector.copies(codes)
+                with writing(path):
+                    for part in expand(batch, copies, chunk_size):
+                        writer.write(part)
+                done += batch.height
+                if progress:
+                    progress("write", done, total)
+        if not np.array_equal(selector.offsets, np.array(plan.before)):
+            raise DataError(f"{source.display} changed while it was read (class counts differ)")
+        written = selector.written.copy()
+        for sc in smote_classes:
+            i = plan.classes.index(sc.cls)
+            for part in sc.batches(schema, chunk_size):
+                with writing(path):
+                    writer.write(part)
+                written[i] += part.height
+                if progress:
+                    progress("smote", int(written[i] - plan.before[i]), sc.new_rows)
+    finally:
+        with writing(path):
+            writer.close()
+    if tuple(int(v) for v in written) != plan.after:
+        raise RuntimeError(
+            f"rows written per class {written.tolist()} differ from the plan {plan.after}"
+        )
+    return [int(v) for v in written]

@@ -1,0 +1,297 @@
+"""Target specs and the plan: class counts in, per-class target counts out.
+
+Everything here is pure: no I/O and no randomness. The plan is computed from
+the counts alone, before a single row is written, and every engine consumes it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Literal
+
+from .errors import DataError, UsageError
+
+Strategy = Literal["undersample", "oversample", "smote"]
+STRATEGIES: tuple[str, ...] = ("undersample", "oversample", "smote")
+KEYWORDS: tuple[str, ...] = ("auto", "minority", "majority", "not-minority", "not-majority", "all")
+
+
+def direction(strategy: str) -> Literal["under", "over"]:
+    """Whether a strategy removes rows ("under") or adds them ("over")."""
+    if strategy == "undersample":
+        return "under"
+    if strategy in ("oversample", "smote"):
+        return "over"
+    raise UsageError(
+        f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+    )
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A parsed ``--target``: a keyword, a ratio, or explicit per-class counts."""
+
+    kind: Literal["keyword", "ratio", "counts"]
+    keyword: str | None = None
+    ratio: Fraction | None = None
+    text: str = "auto"
+    counts: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_json(self) -> Any:
+        if self.kind == "counts":
+            return dict(self.counts)
+        return self.text
+
+
+def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
+    """Parse the ``--target`` vocabulary (see semantics.md).
+
+    ``auto`` and the other keywords; a ratio in (0, 1] kept as the exact decimal
+    the user typed; or ``a=100,b=250``. A dict is taken as explicit counts.
+    """
+    if text is None:
+        text = "auto"
+    if isinstance(text, dict):
+        items = tuple((str(k), _count(str(k), v)) for k, v in text.items())
+        return TargetSpec("counts", text=_counts_text(items), counts=items)
+    if isinstance(text, bool):
+        raise UsageError(f"--target {text!r} is not a target")
+    if isinstance(text, int | float):
+        text = repr(text)
+    raw = text.strip()
+    low = raw.lower().replace("_", "-")
+    if low in KEYWORDS:
+        return TargetSpec("keyword", keyword=low, text=low)
+    if "=" in raw:
+        items_list: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition("=")
+            name = name.strip()
+            if not sep or not name or not value.strip():
+                raise UsageError(
+                    f"--target {raw!r}: {part.strip()!r} is not CLASS=COUNT",
+                    hint="write explicit targets as a=100,b=250",
+                )
+            if name in seen:
+                raise UsageError(f"--target {raw!r} names class {name!r} twice")
+            seen.add(name)
+            items_list.append((name, _count(name, value.strip())))
+        if not items_list:
+            raise UsageError(f"--target {raw!r} names no class", hint="write a=100,b=250")
+        items = tuple(items_list)
+        return TargetSpec("counts", text=_counts_text(items), counts=items)
+    try:
+        dec = Decimal(raw)
+    except InvalidOperation:
+        dec = None
+    if dec is None or not dec.is_finite():
+        raise UsageError(
+            f"--target {raw!r} is not a target",
+            hint="use auto, minority, majority, not-minority, not-majority, all, "
+            "a ratio in (0, 1], or counts such as a=100,b=250",
+        )
+    ratio = Fraction(dec)
+    if not (0 < ratio <= 1):
+        raise UsageError(
+            f"--target ratio {raw} is outside (0, 1]",
+            hint="a ratio r raises classes to round(M*r) or cuts them to round(m/r)",
+        )
+    return TargetSpec("ratio", ratio=ratio, text=raw)
+
+
+def _count(name: str, value: Any) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        n = int(value)
+        if isinstance(value, float) and n != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--target: the count for class {name!r} is {value!r}, not a whole number"
+        ) from None
+    if n < 0:
+        raise UsageError(f"--target: the count for class {name!r} is negative ({n})")
+    return n
+
+
+def _counts_text(items: tuple[tuple[str, int], ...]) -> str:
+    return ",".join(f"{k}={v}" for k, v in items)
+
+
+def round_half_up(x: Fraction) -> int:
+    """Exact rounding, halves away from zero (x is never negative here)."""
+    return math.floor(x + Fraction(1, 2))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved request: for each class (in sorted label order) n_c and t_c."""
+
+    strategy: str
+    target: TargetSpec
+    classes: tuple[str, ...]
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+    majority: str
+    minority: str
+    majority_ties: tuple[str, ...]
+    minority_ties: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def rows_in(self) -> int:
+        return sum(self.before)
+
+    @property
+    def rows_out(self) -> int:
+        return sum(self.after)
+
+    @property
+    def changes_nothing(self) -> bool:
+        return self.before == self.after
+
+    def target_of(self, cls: str) -> int:
+        return self.after[self.classes.index(cls)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "target": self.target.to_json(),
+            "classes": list(self.classes),
+            "before": dict(zip(self.classes, self.before, strict=True)),
+            "after": dict(zip(self.classes, self.after, strict=True)),
+            "majority": self.majority,
+            "minority": self.minority,
+            "majority_ties": list(self.majority_ties),
+            "minority_ties": list(self.minority_ties),
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "warnings": list(self.warnings),
+        }
+
+
+def make_plan(
+    counts: Sequence[tuple[str, int]],
+    strategy: str,
+    target: TargetSpec | str | float | dict[str, int] | None = "auto",
+) -> Plan:
+    """Compute the targets t_c from the class counts n_c.
+
+    ``counts`` lists (class, n_c) pairs in the label's sort order; that order
+    decides ties between equally large (or small) classes: the first one wins.
+    """
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    way = direction(strategy)
+    if not counts:
+        raise DataError("the input has no rows with a label, so there is nothing to rebalance")
+    classes = tuple(str(c) for c, _ in counts)
+    if len(set(classes)) != len(classes):
+        raise ValueError("class names must be unique")
+    n = tuple(int(v) for _, v in counts)
+    if any(v <= 0 for v in n):
+        raise ValueError("every class count must be positive")
+    big = max(n)
+    small = min(n)
+    majority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == big)
+    minority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == small)
+    majority, minority = majority_ties[0], minority_ties[0]
+    warnings: list[str] = []
+    after = list(n)
+
+    def every_but(skip: str | None) -> list[int]:
+        goal = big if way == "over" else small
+        return [v if c == skip else goal for c, v in zip(classes, n, strict=True)]
+
+    if spec.kind == "keyword":
+        kw = spec.keyword
+        if kw == "auto":
+            kw = "not-majority" if way == "over" else "not-minority"
+        if kw == "minority":
+            if way == "under":
+                raise UsageError(
+                    f"--target minority does not fit {strategy}: it would cut the smallest class",
+                    hint="undersample takes majority, not-minority, not-majority, all, auto, "
+                    "a ratio or counts",
+                )
+            after[classes.index(minority)] = big
+        elif kw == "majority":
+            if way == "over":
+                raise UsageError(
+                    f"--target majority does not fit {strategy}: it would grow the largest class",
+                    hint=f"{strategy} takes minority, not-minority, not-majority, all, auto, "
+                    "a ratio or counts",
+                )
+            after[classes.index(majority)] = small
+        elif kw == "not-minority":
+            after = every_but(minority)
+        elif kw == "not-majority":
+            after = every_but(majority)
+        elif kw == "all":
+            after = every_but(None)
+    elif spec.kind == "ratio":
+        assert spec.ratio is not None
+        if way == "over":
+            goal = round_half_up(big * spec.ratio)
+            after = [max(v, goal) for v in n]
+        else:
+            goal = round_half_up(small / spec.ratio)
+            after = [min(v, goal) for v in n]
+    else:
+        unknown = [name for name, _ in spec.counts if name not in classes]
+        if unknown:
+            shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
+            raise DataError(
+                f"--target names class {unknown[0]!r}, which is not in the data",
+                hint=f"the classes are: {shown}",
+            )
+        for name, want in spec.counts:
+            i = classes.index(name)
+            have = n[i]
+            if way == "over" and want < have:
+                raise UsageError(
+                    f"{strategy} cannot shrink class {name!r} from {have} rows to {want}",
+                    hint="ask for at least its current count, or use undersample",
+                )
+            if way == "under" and want > have:
+                raise UsageError(
+                    f"undersample cannot grow class {name!r} from {have} rows to {want}",
+                    hint="ask for at most its current count, or use oversample or smote",
+                )
+            after[i] = want
+    if tuple(after) == n:
+        warnings.append(
+            f"--target {spec} changes nothing for {strategy}: every class already meets it"
+        )
+    for role, ties, picked in (
+        ("majority", majority_ties, majority),
+        ("minority", minority_ties, minority),
+    ):
+        # A tie is worth a warning only when the pick changed what the plan does.
+        if len({after[classes.index(c)] for c in ties}) > 1:
+            warnings.append(
+                f"classes {', '.join(ties)} tie as the {role}; {picked!r} "
+                "(first in sort order) was picked"
+            )
+    return Plan(
+        strategy=strategy,
+        target=spec,
+        classes=classes,
+        before=n,
+        after=tuple(after),
+        majority=majority,
+        minority=minority,
+        majority_ties=majority_ties,
+        minority_ties=minority_ties,
+        warnings=tuple(warnings),
+    )

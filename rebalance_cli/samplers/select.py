@@ -1,0 +1,81 @@
+"""Undersample and oversample: how many times each input row is written.
+
+For class c with n_c input rows and target t_c, every row is written
+q = t_c // n_c times, and the r = t_c % n_c rows with the smallest keys are
+written once more. For undersampling (t_c < n_c) that is "keep the t_c rows
+with the smallest keys"; for oversampling it is the floor/ceil rule of
+semantics.md. Keys come from (seed, strategy, class, position in class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import polars as pl
+
+from .. import rng
+from ..classes import class_positions
+
+
+class RowSelector:
+    """The pass-2 state: per-class counters, copy counts and key thresholds."""
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        before: Sequence[int],
+        after: Sequence[int],
+        seed: int,
+        stream: str,
+    ) -> None:
+        k = len(classes)
+        self.q = np.zeros(k, dtype=np.int64)
+        self.extra = np.zeros(k, dtype=bool)
+        self.threshold = np.zeros(k, dtype=np.uint64)
+        self.bases = np.zeros(k, dtype=np.uint64)
+        self.offsets = np.zeros(k, dtype=np.int64)
+        self.written = np.zeros(k, dtype=np.int64)
+        for i, (cls, n, t) in enumerate(zip(classes, before, after, strict=True)):
+            self.q[i], r = divmod(t, n)
+            if r:
+                self.bases[i] = rng.stream_base(seed, stream, cls)
+                self.extra[i], self.threshold[i] = rng.chosen(self.bases[i], n, r)
+        self.random = bool(self.extra.any())
+
+    def copies(self, codes: np.ndarray) -> np.ndarray:
+        """Copies of each row of a batch (codes in stream order); advances the counters."""
+        pos = class_positions(codes, self.offsets)
+        out = self.q[codes]
+        if self.random:
+            sel = np.flatnonzero(self.extra[codes])
+            if sel.size:
+                c = codes[sel]
+                k = rng.keys(self.bases[c], pos[sel])
+                out[sel] += k <= self.threshold[c]
+        self.written += np.bincount(codes, weights=out, minlength=self.written.shape[0]).astype(
+            np.int64
+        )
+        return out
+
+
+def expand(df: pl.DataFrame, copies: np.ndarray, max_rows: int) -> Iterator[pl.DataFrame]:
+    """The rows of ``df`` each repeated ``copies`` times, in order, in frames of <= max_rows.
+
+    A duplicated row stands next to its source.
+    """
+    if copies.size == 0:
+        return
+    top = int(copies.max())
+    if top <= 1:
+        if top == 1:
+            yield df.filter(pl.Series(copies.astype(bool))) if copies.min() == 0 else df
+        return
+    total = int(copies.sum())
+    if total <= max_rows:
+        yield df[np.repeat(np.arange(df.height), copies)]
+        return
+    ends = np.cumsum(copies)
+    for start in range(0, total, max_rows):
+        wanted = np.arange(start, min(total, start + max_rows), dtype=np.int64)
+        yield df[np.searchsorted(ends, wanted, side="right")]

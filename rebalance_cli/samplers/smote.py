@@ -1,0 +1,175 @@
+"""SMOTE: synthetic rows on segments between a real row and a near neighbour.
+
+For a class grown from n to t rows, s = t - n synthetic rows are made. Seeds
+are spread evenly: every real row seeds s // n rows, and the s % n rows with
+the smallest keys seed one more. Synthetic row j (0-based, in seed order) takes
+its neighbour and its u ~ U[0, 1) from keys of (seed, class, j), so the rows are
+the same whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .. import rng
+from ..errors import DataError
+
+
+def nearest_neighbours(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(x)
+    found = nn.kneighbors(x, return_distance=False)
+    # With duplicate rows the row itself need not come first: drop it where it
+    # appears, otherwise drop the farthest.
+    is_self = found == np.arange(x.shape[0])[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    order = np.argsort(is_self, axis=1, kind="stable")
+    return np.take_along_axis(found, order[:, :k], axis=1)
+
+
+def _value_codes(s: pl.Series) -> np.ndarray:
+    """Small integers equal exactly where the values are equal (null is a value)."""
+    if s.dtype == pl.Boolean:
+        s = s.cast(pl.UInt8)
+    elif s.dtype == pl.Categorical or isinstance(s.dtype, pl.Enum):
+        s = s.cast(pl.String)
+    try:
+        ranked = s.rank("dense")
+    except pl.exceptions.PolarsError:
+        ranked = s.hash()
+    return ranked.fill_null(0).cast(pl.UInt64).to_numpy()
+
+
+def mode_source(codes: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """For each row, the neighbour whose value is the most frequent among its k neighbours.
+
+    Ties go to the nearer neighbour. Memory is n * k * k booleans.
+    """
+    nc = codes[nbrs]
+    votes = (nc[:, :, None] == nc[:, None, :]).sum(axis=2)
+    best = votes.argmax(axis=1)
+    return nbrs[np.arange(nbrs.shape[0]), best]
+
+
+@dataclass
+class SmoteClass:
+    """One class being grown: its pool (input order), neighbours and draws."""
+
+    cls: str
+    value: object
+    pool: pl.DataFrame
+    label: str
+    features: tuple[str, ...]
+    id_columns: tuple[str, ...]
+    x: np.ndarray
+    nbrs: np.ndarray
+    seed_ends: np.ndarray
+    base_nb: np.uint64
+    base_u: np.uint64
+    new_rows: int
+    k: int
+    mode_rows: dict[str, np.ndarray]
+
+    def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
+        """The synthetic rows, in order, ``size`` at a time."""
+        for start in range(0, self.new_rows, size):
+            j = np.arange(start, min(self.new_rows, start + size), dtype=np.int64)
+            yield self._rows(j, schema)
+
+    def _rows(self, j: np.ndarray, schema: pl.Schema) -> pl.DataFrame:
+        seeds = np.searchsorted(self.seed_ends, j, side="right")
+        pick = rng.below(rng.keys(self.base_nb, j), self.k).astype(np.intp)
+        mates = self.nbrs[seeds, pick]
+        u = rng.uniform(rng.keys(self.base_u, j))
+        cols: list[pl.Series] = []
+        feature_index = {f: i for i, f in enumerate(self.features)}
+        for name, dtype in schema.items():
+            if name in feature_index:
+                col = self.x[:, feature_index[name]]
+                a, b = col[seeds], col[mates]
+                v = np.clip(a + u * (b - a), np.minimum(a, b), np.maximum(a, b))
+                if dtype.is_integer():
+                    v = np.rint(v)
+                cols.append(pl.Series(name, v).cast(dtype))
+            elif name == self.label:
+                cols.append(
+                    pl.Series(name, [self.value], dtype=dtype).extend_constant(
+                        self.value, len(j) - 1
+                    )
+                )
+            elif name in self.id_columns:
+                cols.append(pl.Series(name, [None], dtype=dtype).extend_constant(None, len(j) - 1))
+            else:
+                cols.append(self.pool[name].gather(self.mode_rows[name][seeds]))
+        return pl.DataFrame(cols)
+
+
+def prepare_smote(
+    pool: pl.DataFrame,
+    cls: str,
+    value: object,
+    target: int,
+    label: str,
+    features: Sequence[str],
+    id_columns: Sequence[str],
+    k: int,
+    seed: int,
+) -> SmoteClass:
+    """Validate one class's pool, find its neighbours, and set up its draws."""
+    n = pool.height
+    if n < k + 1:
+        fits = f"--k-neighbors {n - 1} or lower" if n > 1 else "oversample for this class"
+        raise DataError(
+            f"class {cls!r} has {n} row{'s' if n != 1 else ''}; SMOTE with k={k} needs at "
+            f"least {k + 1}",
+            hint=f"use {fits}",
+        )
+    for f in features:
+        s = pool[f]
+        bad = s.null_count()
+        if s.dtype.is_float():
+            bad += int((~s.drop_nulls().is_finite()).sum())
+        if bad:
+            raise DataError(
+                f"feature column {f!r} has {bad} null, NaN or infinite value"
+                f"{'s' if bad != 1 else ''} in class {cls!r}, which SMOTE must grow",
+                hint=f"clean them first, or leave the column out with --exclude {f}",
+            )
+    x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    nbrs = nearest_neighbours(x, k)
+    s = target - n
+    q, r = divmod(s, n)
+    per_seed = np.full(n, q, dtype=np.int64)
+    if r:
+        base = rng.stream_base(seed, "smote-seed", cls)
+        _, thr = rng.chosen(base, n, r)
+        per_seed += rng.keys(base, np.arange(n, dtype=np.uint64)) <= thr
+    mode_rows: dict[str, np.ndarray] = {}
+    for name in pool.columns:
+        if name in features or name == label or name in id_columns:
+            continue
+        mode_rows[name] = mode_source(_value_codes(pool[name]), nbrs)
+    return SmoteClass(
+        cls=cls,
+        value=value,
+        pool=pool,
+        label=label,
+        features=tuple(features),
+        id_columns=tuple(id_columns),
+        x=x,
+        nbrs=nbrs,
+        seed_ends=np.cumsum(per_seed),
+        base_nb=rng.stream_base(seed, "smote-neighbour", cls),
+        base_u=rng.stream_base(seed, "smote-gap", cls),
+        new_rows=s,
+        k=k,
+        mode_rows=mode_rows,
+    )
