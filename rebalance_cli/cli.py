@@ -247,8 +247,27 @@ def inspect_cmd(
             )
 
 
+def _command_line(ctx: typer.Context) -> list[str]:
+    """The command as the user could retype it: the arguments and every non-default option."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        if value is None or value == param.default:
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            words.append(flag)
+        else:
+            words.extend([flag, str(value)])
+    return words
+
+
 @app.command("apply")
 def apply_cmd(
+    ctx: typer.Context,
     data: DataArg,
     label: LabelOpt,
     strategy: Annotated[
@@ -342,7 +361,7 @@ def apply_cmd(
                 report_path=report,
                 infer_schema_length=_schema_length(infer_schema_length),
                 progress=progress,
-                command=["rebalance", *sys.argv[1:]],
+                command=_command_line(ctx),
             )
         for warning in result.warnings:
             sys.stderr.write(f"rebalance: warning: {warning}\n")

@@ -106,7 +106,7 @@ class Source:
             return pl.scan_parquet(p, glob=False)
         if self.format == "ipc":
             return pl.scan_ipc(p, glob=False)
-        return pl.scan_ndjson(p, infer_schema_length=self.infer_schema_length, glob=False)
+        return pl.scan_ndjson(p, infer_schema_length=self.infer_schema_length)
 
     def close(self) -> None:
         if self._temp_dir:

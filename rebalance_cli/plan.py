@@ -201,6 +201,12 @@ def make_plan(
     n = tuple(int(v) for _, v in counts)
     if any(v <= 0 for v in n):
         raise ValueError("every class count must be positive")
+    if len(classes) == 1:
+        raise DataError(
+            f"the label has a single class ({classes[0]!r}, {n[0]} rows): there is nothing "
+            "to balance",
+            hint="check the --label column, or the filter that produced this file",
+        )
     big = max(n)
     small = min(n)
     majority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == big)

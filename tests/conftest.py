@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from rebalance_cli.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mixed_frame(counts: dict[str, int], seed: int = 0) -> pl.DataFrame:
+    """A table with every column kind: id, ints, floats, string, bool, timestamp, label.
+
+    Rows of the classes are interleaved at random so batches mix classes.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.full(n, c, dtype=object) for c, n in counts.items()])
+    labels = labels[rng.permutation(labels.size)]
+    n = labels.size
+    start = datetime(2025, 1, 1)
+    return pl.DataFrame(
+        {
+            "id": np.arange(n, dtype=np.int64),
+            "age": rng.integers(18, 90, n).astype(np.int32),
+            "visits": rng.integers(0, 1000, n).astype(np.int64),
+            "score": rng.normal(0, 1, n).round(4),
+            "ratio": rng.random(n).astype(np.float32),
+            "city": rng.choice(["paris", "lyon", "nice"], n),
+            "member": rng.random(n) < 0.4,
+            "seen_at": pl.Series(
+                [start + timedelta(hours=int(h)) for h in rng.integers(0, 10_000, n)],
+                dtype=pl.Datetime("us"),
+            ),
+            "y": pl.Series(labels.tolist(), dtype=pl.String),
+        }
+    )
+
+
+@pytest.fixture
+def write_data(tmp_path: Path):
+    """Write a frame as CSV or Parquet and return the path."""
+
+    def _write(df: pl.DataFrame, name: str) -> Path:
+        path = tmp_path / name
+        if name.endswith(".parquet"):
+            df.write_parquet(path)
+        elif name.endswith(".tsv"):
+            df.write_csv(path, separator="\t")
+        else:
+            df.write_csv(path)
+        return path
+
+    return _write
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def _run(*args: str, input: bytes | str | None = None) -> Result:
+        res = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+    return _run
+
+
+def run_process(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
+    """Run `python -m rebalance_cli` in a real process (pipes, signals, exit codes)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "rebalance_cli", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )
+    return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def listing(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
