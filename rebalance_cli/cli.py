@@ -143,7 +143,7 @@ def _render_distribution(dist: Distribution, console: Console) -> None:
 
 
 def _render_report(report: Report, console: Console) -> None:
-    table = Table(title=f"{report.strategy} on {report.input['path']}", title_justify="left")
+    table = Table(title=report.strategy, title_justify="left")
     table.add_column("class")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")

@@ -340,7 +340,7 @@ def rebalance(
             counts_before=before,
             counts_after=dict(zip(plan.classes, plan.after, strict=True)),
             rows={
-                "read": input_info["rows"],
+                "read": sum(index.counts) + index.nulls,
                 "written": plan.rows_out,
                 "synthetic": 0,
                 "dropped": 0,

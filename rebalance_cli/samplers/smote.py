@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -62,7 +63,7 @@ class SmoteClass:
     """One class being grown: its pool (input order), neighbours and draws."""
 
     cls: str
-    value: object
+    value: Any
     pool: pl.DataFrame
     label: str
     features: tuple[str, ...]
@@ -98,13 +99,9 @@ class SmoteClass:
                     v = np.rint(v)
                 cols.append(pl.Series(name, v).cast(dtype))
             elif name == self.label:
-                cols.append(
-                    pl.Series(name, [self.value], dtype=dtype).extend_constant(
-                        self.value, len(j) - 1
-                    )
-                )
+                cols.append(pl.repeat(self.value, len(j), dtype=dtype, eager=True).alias(name))
             elif name in self.id_columns:
-                cols.append(pl.Series(name, [None], dtype=dtype).extend_constant(None, len(j) - 1))
+                cols.append(pl.repeat(None, len(j), dtype=dtype, eager=True).alias(name))
             else:
                 cols.append(self.pool[name].gather(self.mode_rows[name][seeds]))
         return pl.DataFrame(cols)
@@ -113,7 +110,7 @@ class SmoteClass:
 def prepare_smote(
     pool: pl.DataFrame,
     cls: str,
-    value: object,
+    value: Any,
     target: int,
     label: str,
     features: Sequence[str],
@@ -131,10 +128,10 @@ def prepare_smote(
             hint=f"use {fits}",
         )
     for f in features:
-        s = pool[f]
-        bad = s.null_count()
-        if s.dtype.is_float():
-            bad += int((~s.drop_nulls().is_finite()).sum())
+        col = pool[f]
+        bad = col.null_count()
+        if col.dtype.is_float():
+            bad += int((~col.drop_nulls().is_finite()).sum())
         if bad:
             raise DataError(
                 f"feature column {f!r} has {bad} null, NaN or infinite value"
@@ -145,8 +142,8 @@ def prepare_smote(
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     nbrs = nearest_neighbours(x, k)
-    s = target - n
-    q, r = divmod(s, n)
+    grow = target - n
+    q, r = divmod(grow, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
         base = rng.stream_base(seed, "smote-seed", cls)
@@ -169,7 +166,7 @@ def prepare_smote(
         seed_ends=np.cumsum(per_seed),
         base_nb=rng.stream_base(seed, "smote-neighbour", cls),
         base_u=rng.stream_base(seed, "smote-gap", cls),
-        new_rows=s,
+        new_rows=grow,
         k=k,
         mode_rows=mode_rows,
     )
