@@ -21,7 +21,15 @@ from rich.table import Table
 
 from . import __version__
 from .errors import INTERNAL, CheckFailed, Interrupted, RebalanceError, UsageError
-from .pipeline import DEFAULT_CHUNK_SIZE, Distribution, inspect, rebalance
+from .io import ReadOptions
+from .pipeline import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_CLASSES,
+    DEFAULT_MAX_OUTPUT_ROWS,
+    Distribution,
+    inspect,
+    rebalance,
+)
 from .report import Report
 
 app = typer.Typer(
@@ -103,10 +111,12 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def _schema_length(n: int) -> int | None:
-    if n < 0:
-        raise UsageError(f"--infer-schema-length must be 0 or more (got {n})")
-    return None if n == 0 else n
+def _read_options(
+    input_format: str | None, separator: str | None, encoding: str, infer: int
+) -> ReadOptions:
+    if infer < 0:
+        raise UsageError(f"--infer-schema-length must be 0 or more (got {infer})")
+    return ReadOptions(input_format, separator, encoding, None if infer == 0 else infer)
 
 
 def _stderr() -> Console:
@@ -197,6 +207,18 @@ InFormatOpt = Annotated[
         "--input-format", help="csv, tsv, parquet, ipc or ndjson, when the name does not say."
     ),
 ]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--separator", help="CSV field separator (one character; 'tab' for tabs)."),
+]
+EncOpt = Annotated[
+    str,
+    typer.Option("--encoding", help="CSV encoding: utf8, or utf8-lossy to replace invalid bytes."),
+]
+MaxClassesOpt = Annotated[
+    int,
+    typer.Option("--max-classes", help="Refuse a label with more distinct values (an id column?)."),
+]
 InferOpt = Annotated[
     int,
     typer.Option(
@@ -216,7 +238,10 @@ def inspect_cmd(
         typer.Option("--max-ratio", help="Exit 6 when majority/minority exceeds this."),
     ] = None,
     input_format: InFormatOpt = None,
+    separator: SepOpt = None,
+    encoding: EncOpt = "utf8",
     infer_schema_length: InferOpt = 10_000,
+    max_classes: MaxClassesOpt = DEFAULT_MAX_CLASSES,
 ) -> None:
     """Show the class distribution of a label column.
 
@@ -228,8 +253,8 @@ def inspect_cmd(
         dist = inspect(
             data,
             label,
-            input_format=input_format,
-            infer_schema_length=_schema_length(infer_schema_length),
+            read=_read_options(input_format, separator, encoding, infer_schema_length),
+            max_classes=max_classes,
         )
         if as_json:
             doc = dist.to_dict()
@@ -326,7 +351,22 @@ def apply_cmd(
         bool, typer.Option("--json", help="Print the report as JSON on stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict/--lenient",
+            help="strict (default): null labels and bad SMOTE features are errors; lenient: "
+            "drop those rows (and say so in the report).",
+        ),
+    ] = True,
+    max_classes: MaxClassesOpt = DEFAULT_MAX_CLASSES,
+    max_output_rows: Annotated[
+        int,
+        typer.Option("--max-output-rows", help="Refuse a plan that writes more rows than this."),
+    ] = DEFAULT_MAX_OUTPUT_ROWS,
     input_format: InFormatOpt = None,
+    separator: SepOpt = None,
+    encoding: EncOpt = "utf8",
     output_format: Annotated[
         str | None,
         typer.Option("--output-format", help="csv, tsv, parquet, ipc or ndjson; default: from -o."),
@@ -353,13 +393,15 @@ def apply_cmd(
                 exclude=_split(exclude),
                 id_columns=_split(id_columns),
                 chunk_size=chunk_size,
-                input_format=input_format,
+                read=_read_options(input_format, separator, encoding, infer_schema_length),
                 output_format_=output_format,
                 force=force,
                 dry_run=dry_run,
                 drop_null_labels=drop_null_labels,
+                lenient=not strict,
+                max_classes=max_classes,
+                max_output_rows=max_output_rows,
                 report_path=report,
-                infer_schema_length=_schema_length(infer_schema_length),
                 progress=progress,
                 command=_command_line(ctx),
             )

@@ -82,6 +82,41 @@ def _sniff_text(head: bytes) -> str:
     return "csv"
 
 
+ENCODINGS = ("utf8", "utf8-lossy")
+MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read the input: its format, and for text formats how to parse it."""
+
+    input_format: str | None = None
+    separator: str | None = None
+    encoding: str = "utf8"
+    infer_schema_length: int | None = 10_000
+
+    def checked(self) -> ReadOptions:
+        fmt = check_format_name(self.input_format, "--input-format")
+        if self.separator is not None:
+            sep = {"\\t": "\t", "tab": "\t"}.get(self.separator, self.separator)
+            if len(sep.encode()) != 1:
+                raise UsageError(
+                    f"--separator {self.separator!r} must be a single one-byte character",
+                    hint="for tabs pass --separator tab",
+                )
+        else:
+            sep = None
+        if self.encoding not in ENCODINGS:
+            raise UsageError(
+                f"--encoding {self.encoding!r} is not supported",
+                hint="use utf8 or utf8-lossy, or convert the file first, "
+                "e.g. iconv -f latin1 -t utf-8",
+            )
+        if self.infer_schema_length is not None and self.infer_schema_length < 1:
+            raise UsageError("--infer-schema-length must be positive (0 on the command line)")
+        return ReadOptions(fmt, sep, self.encoding, self.infer_schema_length)
+
+
 @dataclass
 class Source:
     """An input file ready to scan. ``path`` may be a spooled copy of stdin."""
@@ -90,23 +125,28 @@ class Source:
     display: str
     format: str
     size: int
-    infer_schema_length: int | None = 10_000
+    read: ReadOptions = field(default_factory=ReadOptions)
     _temp_dir: str | None = field(default=None, repr=False)
+
+    @property
+    def separator(self) -> str:
+        return self.read.separator or ("\t" if self.format == "tsv" else ",")
 
     def scan(self) -> pl.LazyFrame:
         p = str(self.path)
         if self.format in ("csv", "tsv"):
             return pl.scan_csv(
                 p,
-                separator="\t" if self.format == "tsv" else ",",
-                infer_schema_length=self.infer_schema_length,
+                separator=self.separator,
+                encoding="utf8-lossy" if self.read.encoding == "utf8-lossy" else "utf8",
+                infer_schema_length=self.read.infer_schema_length,
                 glob=False,
             )
         if self.format == "parquet":
             return pl.scan_parquet(p, glob=False)
         if self.format == "ipc":
             return pl.scan_ipc(p, glob=False)
-        return pl.scan_ndjson(p, infer_schema_length=self.infer_schema_length)
+        return pl.scan_ndjson(p, infer_schema_length=self.read.infer_schema_length)
 
     def close(self) -> None:
         if self._temp_dir:
@@ -116,12 +156,12 @@ class Source:
 
 def open_source(
     data: str | os.PathLike[str],
-    input_format: str | None = None,
-    infer_schema_length: int | None = 10_000,
+    read: ReadOptions | None = None,
     stdin: BinaryIO | None = None,
 ) -> Source:
     """Resolve an input path (or ``-`` for stdin) and its format, with checks."""
-    flag = check_format_name(input_format, "--input-format")
+    read = (read or ReadOptions()).checked()
+    flag = read.input_format
     temp_dir = None
     if str(data) == STDIO:
         temp_dir = tempfile.mkdtemp(prefix="rebalance-stdin-")
@@ -142,7 +182,7 @@ def open_source(
     try:
         try:
             with open(path, "rb") as fh:
-                head = fh.read(4096)
+                head = fh.read(MAX_HEADER_BYTES + 1)
         except OSError as exc:
             raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
         size = path.stat().st_size
@@ -162,7 +202,15 @@ def open_source(
                 f"input {display} is not a {_NAMES[fmt]} file (its first bytes do not match)",
                 hint="check the file, or pass --input-format with the right format",
             )
-        return Source(path, display, fmt, size, infer_schema_length, temp_dir)
+        compressed = head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd"
+        one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
+        if fmt in ("csv", "tsv") and not compressed and one_line:
+            raise DataError(
+                f"the first line of {display} is longer than 1 MiB, so it is not a "
+                f"{_NAMES[fmt]} header",
+                hint="is it a binary file, or a file without line breaks?",
+            )
+        return Source(path, display, fmt, size, read, temp_dir)
     except BaseException:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -29,6 +29,7 @@ from .errors import DataError, InputOutputError, RebalanceError, UsageError
 from .io import (
     STDIO,
     AtomicFile,
+    ReadOptions,
     Source,
     check_target,
     frame_batches,
@@ -51,12 +52,32 @@ def reading(display: str) -> Iterator[None]:
         yield
     except RebalanceError:
         raise
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"cannot read {display}: {_first_line(exc)}") from None
+    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+        text = _first_line(exc)
+        hint = None
+        if "utf-8" in text.lower() or "utf8" in text.lower():
+            hint = (
+                "the file is not UTF-8: pass --encoding utf8-lossy to replace the bad bytes, "
+                "or convert it first, e.g. iconv -f latin1 -t utf-8"
+            )
+        elif "schema" in text.lower() or "could not parse" in text.lower():
+            hint = (
+                "a column's type was guessed from the first rows; "
+                "--infer-schema-length 0 reads them all"
+            )
+        raise DataError(f"cannot read {display}: {text}", hint=hint) from None
     except OSError as exc:
+        if exc.errno is None:  # not the OS: a decoder (gzip, zstd) found corrupt data
+            raise DataError(
+                f"cannot read {display}: {_first_line(exc)}",
+                hint="the file looks truncated or corrupt",
+            ) from None
         raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"cannot read {display}: it is not valid UTF-8 ({exc.reason})") from None
+        raise DataError(
+            f"cannot read {display}: it is not valid UTF-8 ({exc.reason})",
+            hint="pass --encoding utf8-lossy, or convert it first with iconv",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -84,17 +105,53 @@ def _check_label(schema: pl.Schema, label: str, display: str) -> None:
     if not near:
         near = [c for c in schema.names() if c.lower() == label.lower()]
     hint = f"did you mean {', '.join(repr(c) for c in near)}?" if near else None
+    names = list(schema.names())
+    if hint is None and len(names) == 1:
+        guess = next((sep for sep in (";", "\t", "|", ",", ":") if sep in names[0]), None)
+        if guess is not None:
+            flag = "tab" if guess == "\t" else repr(guess)
+            hint = (
+                f"the header was read as one column {names[0]!r}: the separator looks like "
+                f"{flag}; pass --separator {flag}"
+            )
     if hint is None:
         shown = ", ".join(list(schema.names())[:12])
         hint = f"the columns are: {shown}{' …' if len(schema) > 12 else ''}"
     raise DataError(f"label column {label!r} is not in {display}", hint=hint)
 
 
-def count_classes(lf: pl.LazyFrame, label: str, display: str) -> ClassIndex:
+DEFAULT_MAX_CLASSES = 1000
+DEFAULT_MAX_OUTPUT_ROWS = 10_000_000_000
+
+
+def count_classes(
+    lf: pl.LazyFrame, label: str, display: str, max_classes: int | None = None
+) -> ClassIndex:
     """Pass 1: the class counts, reading the label column only (streaming)."""
     with reading(display):
         frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias("len")).collect()
+    distinct = frame.height - int(frame[label].null_count() > 0)
+    if max_classes is not None and distinct > max_classes:
+        raise DataError(
+            f"label column {label!r} has {distinct} distinct values, more than "
+            f"--max-classes {max_classes}",
+            hint="it looks like an id or a continuous column; check --label, "
+            "or raise --max-classes",
+        )
     return ClassIndex.from_counts(label, frame)
+
+
+def label_warnings(index: ClassIndex) -> list[str]:
+    """Warnings about class names that are probably typos of each other."""
+    out = []
+    by_fold: dict[str, list[str]] = {}
+    for t in index.tokens:
+        by_fold.setdefault(t.strip().casefold(), []).append(t)
+    for names in by_fold.values():
+        if len(names) > 1:
+            shown = ", ".join(repr(n) for n in names)
+            out.append(f"classes {shown} differ only by case or surrounding spaces")
+    return out
 
 
 @dataclass(frozen=True)
@@ -145,17 +202,17 @@ def inspect(
     data: str | os.PathLike[str],
     label: str,
     *,
-    input_format: str | None = None,
-    infer_schema_length: int | None = 10_000,
+    read: ReadOptions | None = None,
+    max_classes: int | None = DEFAULT_MAX_CLASSES,
 ) -> Distribution:
     """Count the classes of ``label`` in a file (or ``-`` for stdin)."""
-    source = open_source(data, input_format, infer_schema_length)
+    source = open_source(data, read)
     try:
         lf = source.scan()
         with reading(source.display):
             schema = lf.collect_schema()
         _check_label(schema, label, source.display)
-        index = count_classes(lf, label, source.display)
+        index = count_classes(lf, label, source.display, max_classes)
     finally:
         source.close()
     counts = index.counts
@@ -217,13 +274,15 @@ def rebalance(
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    input_format: str | None = None,
+    read: ReadOptions | None = None,
     output_format_: str | None = None,
     force: bool = False,
     dry_run: bool = False,
     drop_null_labels: bool = False,
+    lenient: bool = False,
+    max_classes: int | None = DEFAULT_MAX_CLASSES,
+    max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
     report_path: str | os.PathLike[str] | None = None,
-    infer_schema_length: int | None = 10_000,
     progress: Progress | None = None,
     command: list[str] | None = None,
 ) -> Report:
@@ -231,6 +290,8 @@ def rebalance(
 
     Nothing is written when ``dry_run`` is true. The output and the report are
     written to temporary files and renamed into place only when all succeeded.
+    ``lenient`` drops rows with a null label and, for SMOTE, leaves rows with a
+    null, NaN or infinite feature out of the seed pool, instead of failing.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -261,7 +322,8 @@ def rebalance(
             if given:
                 warnings.append(f"{flag} is used by smote only and was ignored")
 
-    source = open_source(data, input_format, infer_schema_length)
+    drop_null_labels = drop_null_labels or lenient
+    source = open_source(data, read)
     try:
         out_str = None if output is None else str(output)
         out_fmt = None
@@ -287,7 +349,7 @@ def rebalance(
             feature_cols = resolve_features(schema, label, features, exclude, id_columns)
 
         t0 = time.perf_counter()
-        index = count_classes(lf, label, source.display)
+        index = count_classes(lf, label, source.display, max_classes)
         timings["count"] = time.perf_counter() - t0
         if index.nulls and not drop_null_labels:
             raise DataError(
@@ -297,12 +359,19 @@ def rebalance(
             )
         if index.nulls:
             warnings.append(f"{index.nulls} rows with a null label were dropped")
+        warnings.extend(label_warnings(index))
         if len(index) == 0:
             raise DataError(f"{source.display} has no rows with a label")
 
         t0 = time.perf_counter()
         plan = make_plan(index.pairs(), strategy, spec)
         timings["plan"] = time.perf_counter() - t0
+        if max_output_rows is not None and plan.rows_out > max_output_rows:
+            raise UsageError(
+                f"the plan writes {plan.rows_out:,} rows, more than --max-output-rows "
+                f"{max_output_rows:,}",
+                hint="check --target for a typo, or raise --max-output-rows",
+            )
         warnings.extend(plan.warnings)
 
         parameters: dict[str, Any] = {
@@ -311,7 +380,10 @@ def rebalance(
             "seed_source": seed_source,
             "chunk_size": chunk_size,
             "drop_null_labels": drop_null_labels,
-            "infer_schema_length": infer_schema_length,
+            "infer_schema_length": source.read.infer_schema_length,
+            "policy": "lenient" if lenient else "strict",
+            "max_classes": max_classes,
+            "max_output_rows": max_output_rows,
             "input_format": source.format,
             "output_format": out_fmt,
         }
@@ -372,6 +444,8 @@ def rebalance(
                 id_columns or (),
                 k_neighbors,
                 seed,
+                lenient,
+                warnings,
             )
             timings["smote_prepare"] = time.perf_counter() - t0
 
@@ -431,6 +505,8 @@ def _prepare_smote(
     id_columns: Sequence[str],
     k: int,
     seed: int,
+    lenient: bool,
+    warnings: list[str],
 ) -> list[SmoteClass]:
     grow = [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
     if not grow:
@@ -442,19 +518,24 @@ def _prepare_smote(
     out = []
     for i in grow:
         rows = pool.filter(pl.Series(codes == i))
-        out.append(
-            prepare_smote(
-                rows,
-                index.tokens[i],
-                index.value(i),
-                plan.after[i],
-                label,
-                features,
-                id_columns,
-                k,
-                seed,
-            )
+        sc = prepare_smote(
+            rows,
+            index.tokens[i],
+            index.value(i),
+            plan.after[i] - plan.before[i],
+            label,
+            features,
+            id_columns,
+            k,
+            seed,
+            drop_invalid=lenient,
         )
+        if sc.left_out:
+            warnings.append(
+                f"{sc.left_out} rows of class {sc.cls!r} with a null, NaN or infinite feature "
+                "were left out of the SMOTE seeds (--lenient)"
+            )
+        out.append(sc)
     return out
 
 

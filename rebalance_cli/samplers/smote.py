@@ -76,6 +76,7 @@ class SmoteClass:
     new_rows: int
     k: int
     mode_rows: dict[str, np.ndarray]
+    left_out: int = 0
 
     def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
         """The synthetic rows, in order, ``size`` at a time."""
@@ -111,39 +112,51 @@ def prepare_smote(
     pool: pl.DataFrame,
     cls: str,
     value: Any,
-    target: int,
+    new_rows: int,
     label: str,
     features: Sequence[str],
     id_columns: Sequence[str],
     k: int,
     seed: int,
+    drop_invalid: bool = False,
 ) -> SmoteClass:
-    """Validate one class's pool, find its neighbours, and set up its draws."""
+    """Validate one class's pool, find its neighbours, and set up its draws.
+
+    With ``drop_invalid``, rows with a null, NaN or infinite feature are left
+    out of the seeds and neighbours instead of failing the run.
+    """
+    bad = np.zeros(pool.height, dtype=bool)
+    for f in features:
+        col = pool[f]
+        col_bad = col.is_null().to_numpy()
+        if col.dtype.is_float():
+            col_bad |= ~col.is_finite().fill_null(True).to_numpy()
+        if col_bad.any() and not drop_invalid:
+            count = int(col_bad.sum())
+            raise DataError(
+                f"feature column {f!r} has {count} null, NaN or infinite value"
+                f"{'s' if count != 1 else ''} in class {cls!r}, which SMOTE must grow",
+                hint=f"clean them first, leave the column out with --exclude {f}, "
+                "or pass --lenient to leave those rows out of the seeds",
+            )
+        bad |= col_bad
+    left_out = int(bad.sum())
+    if left_out:
+        pool = pool.filter(pl.Series(~bad))
     n = pool.height
     if n < k + 1:
         fits = f"--k-neighbors {n - 1} or lower" if n > 1 else "oversample for this class"
+        usable = " usable" if left_out else ""
         raise DataError(
-            f"class {cls!r} has {n} row{'s' if n != 1 else ''}; SMOTE with k={k} needs at "
-            f"least {k + 1}",
+            f"class {cls!r} has {n}{usable} row{'s' if n != 1 else ''}; SMOTE with k={k} needs "
+            f"at least {k + 1}",
             hint=f"use {fits}",
         )
-    for f in features:
-        col = pool[f]
-        bad = col.null_count()
-        if col.dtype.is_float():
-            bad += int((~col.drop_nulls().is_finite()).sum())
-        if bad:
-            raise DataError(
-                f"feature column {f!r} has {bad} null, NaN or infinite value"
-                f"{'s' if bad != 1 else ''} in class {cls!r}, which SMOTE must grow",
-                hint=f"clean them first, or leave the column out with --exclude {f}",
-            )
     x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     nbrs = nearest_neighbours(x, k)
-    grow = target - n
-    q, r = divmod(grow, n)
+    q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
         base = rng.stream_base(seed, "smote-seed", cls)
@@ -166,7 +179,8 @@ def prepare_smote(
         seed_ends=np.cumsum(per_seed),
         base_nb=rng.stream_base(seed, "smote-neighbour", cls),
         base_u=rng.stream_base(seed, "smote-gap", cls),
-        new_rows=grow,
+        new_rows=new_rows,
         k=k,
         mode_rows=mode_rows,
+        left_out=left_out,
     )
