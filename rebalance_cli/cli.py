@@ -119,6 +119,14 @@ def _read_options(
     return ReadOptions(input_format, separator, encoding, None if infer == 0 else infer)
 
 
+def _stderr_is_terminal() -> bool:
+    """A real terminal on stderr. FORCE_COLOR must not turn pipes and cron mail into one."""
+    try:
+        return os.isatty(sys.stderr.fileno()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
@@ -172,7 +180,7 @@ def _render_report(report: Report, console: Console) -> None:
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     console = _stderr()
-    if not enabled or not console.is_interactive:
+    if not enabled or not _stderr_is_terminal():
         yield None
         return
     bar = Progress(
@@ -182,7 +190,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_interactive,
+        disable=not _stderr_is_terminal(),
     )
     tasks: dict[str, Any] = {}
 
@@ -412,7 +420,7 @@ def apply_cmd(
             sys.stdout.flush()
         elif dry_run:
             _render_report(result, Console(highlight=False))
-        elif not quiet and _stderr().is_interactive:
+        elif not quiet and _stderr_is_terminal():
             _render_report(result, _stderr())
 
 

@@ -204,6 +204,11 @@ def open_source(
             )
         compressed = head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd"
         one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
+        if fmt in ("csv", "tsv", "ndjson") and not compressed and b"\x00" in head[:65536]:
+            raise DataError(
+                f"input {display} looks binary (it has NUL bytes), not {_NAMES[fmt]}",
+                hint="check the file, or pass --input-format with the right format",
+            )
         if fmt in ("csv", "tsv") and not compressed and one_line:
             raise DataError(
                 f"the first line of {display} is longer than 1 MiB, so it is not a "
@@ -305,6 +310,8 @@ class AtomicFile:
                 mode = 0o666 & ~_umask()
                 os.chmod(self.tmp, mode)
                 os.replace(self.tmp, self.target)
+        except BrokenPipeError:
+            raise  # the reader of stdout went away: the CLI exits quietly
         except OSError as exc:
             raise InputOutputError(
                 f"cannot put the {self.what} in place: {exc.strerror or exc}"

@@ -60,6 +60,13 @@ def reading(display: str) -> Iterator[None]:
                 "the file is not UTF-8: pass --encoding utf8-lossy to replace the bad bytes, "
                 "or convert it first, e.g. iconv -f latin1 -t utf-8"
             )
+        elif "out of specification" in text.lower() or "corrupt" in text.lower():
+            hint = "the file looks truncated or corrupt"
+        elif "more fields" in text.lower():
+            hint = (
+                "a row has more fields than the header (a ragged CSV): fix the file, "
+                "or check --separator"
+            )
         elif "schema" in text.lower() or "could not parse" in text.lower():
             hint = (
                 "a column's type was guessed from the first rows; "
