@@ -9,18 +9,20 @@ import numpy as np
 import polars as pl
 
 
-def token(value: Any) -> str:
-    """A label value's name in plans, reports and ``--target a=100``.
+def tokens_of(values: pl.Series) -> tuple[str, ...]:
+    """The names of label values in plans, reports and ``--target a=100``.
 
-    It depends on the value, not the dtype's width, so an Int32 label in a
-    Parquet file and the same label read from CSV as Int64 share names (and
-    therefore random streams).
+    A name is the value as polars writes it to CSV, so it does not depend on
+    the dtype's width: an Int32 or Float32 label in a Parquet file and the same
+    label read back from CSV share names, and therefore random streams.
     """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    try:
+        return tuple(str(v) for v in values.cast(pl.String).to_list())
+    except pl.exceptions.PolarsError:
+        return tuple(str(v) for v in values.to_list())
+
+
+COUNT = "__rebalance_count__"
 
 
 def _sortable(s: pl.Series) -> pl.Series:
@@ -42,12 +44,12 @@ class ClassIndex:
     @classmethod
     def from_counts(cls, label: str, frame: pl.DataFrame) -> ClassIndex:
         """Build from a (label, len) frame as given by a group-by count."""
-        nulls = int(frame.filter(pl.col(label).is_null())["len"].sum() or 0)
+        nulls = int(frame.filter(pl.col(label).is_null())[COUNT].sum() or 0)
         frame = frame.filter(pl.col(label).is_not_null())
-        frame = frame.with_columns(_sortable(frame[label]).alias("__key")).sort("__key")
+        frame = frame.sort(_sortable(frame[label]))
         values = frame[label]
-        tokens = tuple(token(v) for v in values.to_list())
-        return cls(label, values, tokens, tuple(int(v) for v in frame["len"]), nulls)
+        tokens = tokens_of(values)
+        return cls(label, values, tokens, tuple(int(v) for v in frame[COUNT]), nulls)
 
     def __len__(self) -> int:
         return len(self.tokens)

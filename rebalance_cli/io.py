@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 
@@ -264,6 +266,8 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
             )
     if path.is_dir():
         raise RefusedError(f"the {what} {target} is a directory", hint="give a file path")
+    if path.exists() and not path.is_file():
+        return path  # a FIFO or a device (/dev/null): written through, never replaced
     if path.exists() and not force:
         raise RefusedError(f"the {what} {target} already exists", hint="pass --force to replace it")
     if not path.parent.exists():
@@ -281,15 +285,18 @@ class AtomicFile:
     def __init__(self, target: Path | None, what: str = "output") -> None:
         self.target = target
         self.what = what
+        # stdout, FIFOs and devices cannot be renamed over: they get the bytes on commit
+        self.stream = target is None or (target.exists() and not target.is_file())
+        beside = None if self.stream or target is None else target
         try:
-            if target is None:
+            if beside is None:
                 fd, name = tempfile.mkstemp(prefix="rebalance-out-")
             else:
                 fd, name = tempfile.mkstemp(
-                    prefix=f".{target.name}.", suffix=".rebalance-tmp", dir=target.parent
+                    prefix=f".{beside.name}.", suffix=".rebalance-tmp", dir=beside.parent
                 )
         except OSError as exc:
-            where = "the temp folder" if target is None else str(target.parent)
+            where = "the temp folder" if beside is None else str(beside.parent)
             raise InputOutputError(
                 f"cannot write the {what} in {where}: {exc.strerror or exc}"
             ) from None
@@ -305,6 +312,10 @@ class AtomicFile:
                 with open(self.tmp, "rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
                 sys.stdout.buffer.flush()
+                self.tmp.unlink()
+            elif self.stream:
+                with open(self.tmp, "rb") as fh, open(self.target, "wb") as out:
+                    shutil.copyfileobj(fh, out, 1 << 20)
                 self.tmp.unlink()
             else:
                 mode = 0o666 & ~_umask()
@@ -365,10 +376,24 @@ class _GroupedWriter:
     depend on how the input was cut into batches.
     """
 
-    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        schema: pl.Schema,
+        dictionaries: dict[str, list[str]] | None = None,
+    ) -> None:
         empty = pl.DataFrame(schema=schema).to_arrow()
         self.schema = empty.schema
         self.rows = group_rows(schema)
+        # polars gives each batch its own dictionary for Categorical columns; one
+        # fixed dictionary per column keeps the bytes independent of batching and
+        # keeps Arrow IPC files free of dictionary replacements.
+        self.dictionaries: dict[int, pa.Array] = {}
+        for name, values in (dictionaries or {}).items():
+            i = self.schema.get_field_index(name)
+            value_type = self.schema.field(i).type.value_type
+            self.dictionaries[i] = pa.array(values, type=value_type)
         self.buf: list[pl.DataFrame] = []
         self.buffered = 0
         self.sink: pq.ParquetWriter | pa_ipc.RecordBatchFileWriter
@@ -380,13 +405,23 @@ class _GroupedWriter:
 
     def _emit(self, df: pl.DataFrame) -> None:
         table = df.to_arrow()
+        for i, dictionary in self.dictionaries.items():
+            field = self.schema.field(i)
+            plain = table.column(i).cast(field.type.value_type)
+            codes = pc.index_in(plain, value_set=dictionary).cast(field.type.index_type)
+            encoded = pa.chunked_array(
+                [pa.DictionaryArray.from_arrays(c, dictionary) for c in codes.chunks],
+                type=field.type,
+            )
+            table = table.set_column(i, field, encoded)
         if table.schema != self.schema:
             table = table.cast(self.schema)
         if self.fmt == "parquet":
             assert isinstance(self.sink, pq.ParquetWriter)
             self.sink.write_table(table, row_group_size=self.rows)
         else:
-            self.sink.write_table(table, max_chunksize=self.rows)
+            # one record batch per group, whatever chunks the frames arrived in
+            self.sink.write_table(table.combine_chunks(), max_chunksize=self.rows)
 
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -420,11 +455,24 @@ def group_rows(schema: pl.Schema) -> int:
     return max(1024, min(262_144, (64 << 20) // max(1, width)))
 
 
-def open_writer(path: Path, fmt: str, schema: pl.Schema) -> FrameWriter:
+def dictionary_columns(schema: pl.Schema, fmt: str) -> list[str]:
+    """Columns whose Arrow dictionary must be fixed before writing ``fmt``."""
+    if fmt not in ("parquet", "ipc"):
+        return []
+    return [name for name, dtype in schema.items() if dtype == pl.Categorical]
+
+
+def open_writer(
+    path: Path,
+    fmt: str,
+    schema: pl.Schema,
+    dictionaries: dict[str, list[str]] | None = None,
+) -> FrameWriter:
+    """A writer of ``fmt``; ``dictionaries`` fixes the values of Categorical columns."""
     try:
         if fmt in ("csv", "tsv", "ndjson"):
             return _TextWriter(path, fmt, schema)
-        return _GroupedWriter(path, fmt, schema)
+        return _GroupedWriter(path, fmt, schema, dictionaries)
     except OSError as exc:
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 

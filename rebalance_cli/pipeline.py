@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .classes import ClassIndex
+from .classes import COUNT, ClassIndex
 from .errors import DataError, InputOutputError, RebalanceError, UsageError
 from .io import (
     STDIO,
@@ -32,6 +32,7 @@ from .io import (
     ReadOptions,
     Source,
     check_target,
+    dictionary_columns,
     frame_batches,
     open_source,
     open_writer,
@@ -136,7 +137,7 @@ def count_classes(
 ) -> ClassIndex:
     """Pass 1: the class counts, reading the label column only (streaming)."""
     with reading(display):
-        frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias("len")).collect()
+        frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias(COUNT)).collect()
     distinct = frame.height - int(frame[label].null_count() > 0)
     if max_classes is not None and distinct > max_classes:
         raise DataError(
@@ -243,11 +244,22 @@ def resolve_features(
         ("--exclude", exclude),
         ("--id-columns", id_columns),
     ):
-        for name in names or ():
+        if names is None:
+            continue
+        if not names:
+            raise UsageError(f"{flag} names no column")
+        twice = sorted({n for n in names if list(names).count(n) > 1})
+        if twice:
+            raise UsageError(f"{flag} names column {twice[0]!r} twice")
+        for name in names:
             if name not in schema:
                 raise DataError(f"{flag} names column {name!r}, which is not in the input")
     if label in (features or ()):
         raise UsageError(f"--features names the label column {label!r}")
+    for other, names in (("--exclude", exclude), ("--id-columns", id_columns)):
+        both = [f for f in features or () if f in (names or ())]
+        if both:
+            raise UsageError(f"column {both[0]!r} is in both --features and {other}")
     skip = {label, *(exclude or ()), *(id_columns or ())}
     if features:
         chosen = [f for f in features if f not in skip]
@@ -311,6 +323,10 @@ def rebalance(
         raise UsageError(f"--chunk-size must be at least 1 (got {chunk_size})")
     if k_neighbors < 1:
         raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
+    if dry_run and report_path is not None:
+        raise UsageError(
+            "--dry-run writes nothing, not even the --report", hint="use --json to see the plan"
+        )
     if output is None and not dry_run:
         raise UsageError("an output is needed (-o PATH, or -o - for stdout)")
     seed_source = "given"
@@ -362,7 +378,12 @@ def rebalance(
             raise DataError(
                 f"label column {label!r} has {index.nulls} null value"
                 f"{'s' if index.nulls != 1 else ''}",
-                hint="pass --drop-null-labels to leave those rows out",
+                hint="pass --drop-null-labels to leave those rows out"
+                + (
+                    "; in a CSV, a short (ragged) row also reads as a null label"
+                    if source.format in ("csv", "tsv")
+                    else ""
+                ),
             )
         if index.nulls:
             warnings.append(f"{index.nulls} rows with a null label were dropped")
@@ -564,7 +585,15 @@ def _write(
     label = index.label
     kept = plan.before if plan.strategy == "smote" else plan.after
     selector = RowSelector(plan.classes, plan.before, kept, seed, plan.strategy)
-    writer = open_writer(path, fmt, schema)
+    dictionaries: dict[str, list[str]] = {}
+    cats = dictionary_columns(schema, fmt)
+    if cats:
+        with reading(source.display):
+            found = lf.select(
+                pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
+            ).collect()
+        dictionaries = {c: found[c][0].to_list() for c in cats}
+    writer = open_writer(path, fmt, schema, dictionaries)
     total = plan.rows_in
     done = 0
     try:

@@ -67,6 +67,8 @@ def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
         text = repr(text)
     raw = text.strip()
     low = raw.lower().replace("_", "-")
+    if "=" in raw:
+        raw = text  # class names may begin or end with spaces
     if low in KEYWORDS:
         return TargetSpec("keyword", keyword=low, text=low)
     if "=" in raw:
@@ -75,9 +77,10 @@ def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
         for part in raw.split(","):
             if not part.strip():
                 continue
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if not sep or not name or not value.strip():
+            # Names keep their spaces (a class may be " a"); make_plan falls back to
+            # the stripped name, so "a=1, b=2" still works.
+            name, sep, value = part.rpartition("=")
+            if not sep or not name.strip() or not value.strip():
                 raise UsageError(
                     f"--target {raw!r}: {part.strip()!r} is not CLASS=COUNT",
                     hint="write explicit targets as a=100,b=250",
@@ -254,14 +257,19 @@ def make_plan(
             goal = round_half_up(small / spec.ratio)
             after = [min(v, goal) for v in n]
     else:
-        unknown = [name for name, _ in spec.counts if name not in classes]
-        if unknown:
-            shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
-            raise DataError(
-                f"--target names class {unknown[0]!r}, which is not in the data",
-                hint=f"the classes are: {shown}",
-            )
-        for name, want in spec.counts:
+        named: dict[str, int] = {}
+        for raw_name, want in spec.counts:
+            name = raw_name if raw_name in classes else raw_name.strip()
+            if name not in classes:
+                shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
+                raise DataError(
+                    f"--target names class {name!r}, which is not in the data",
+                    hint=f"the classes are: {shown}",
+                )
+            if name in named:
+                raise UsageError(f"--target names class {name!r} twice")
+            named[name] = want
+        for name, want in named.items():
             i = classes.index(name)
             have = n[i]
             if way == "over" and want < have:

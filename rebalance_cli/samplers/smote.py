@@ -10,7 +10,7 @@ the same whatever the batch size.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,19 +19,74 @@ import polars as pl
 from .. import rng
 from ..errors import DataError
 
+_KD_TREE_MAX_DIMS = 15
+
 
 def nearest_neighbours(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean)."""
-    from sklearn.neighbors import NearestNeighbors
+    """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean).
 
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(x)
-    found = nn.kneighbors(x, return_distance=False)
-    # With duplicate rows the row itself need not come first: drop it where it
-    # appears, otherwise drop the farthest.
-    is_self = found == np.arange(x.shape[0])[:, None]
-    is_self[~is_self.any(axis=1), -1] = True
-    order = np.argsort(is_self, axis=1, kind="stable")
-    return np.take_along_axis(found, order[:, :k], axis=1)
+    Exact, and the same whatever the number of threads: a k-d tree (single
+    threaded) up to 15 dimensions, above that a blocked brute force whose
+    blocks are fixed by n and each run on single-threaded BLAS, in parallel.
+    """
+    if x.shape[1] <= _KD_TREE_MAX_DIMS:
+        from sklearn.neighbors import KDTree
+
+        found = KDTree(x).query(x, k=k + 1, return_distance=False)
+        # With duplicate rows the row itself need not come first: drop it where
+        # it appears, otherwise drop the farthest.
+        is_self = found == np.arange(x.shape[0])[:, None]
+        is_self[~is_self.any(axis=1), -1] = True
+        order = np.argsort(is_self, axis=1, kind="stable")
+        return np.take_along_axis(found, order[:, :k], axis=1)
+    return _brute_force(x, k)
+
+
+def _brute_force(x: np.ndarray, k: int) -> np.ndarray:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    n = x.shape[0]
+    sq = np.einsum("ij,ij->i", x, x)
+    step = int(min(1024, max(16, 4_000_000 // max(n, 1))))
+    out = np.empty((n, k), dtype=np.int64)
+
+    def block(start: int) -> None:
+        stop = min(n, start + step)
+        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (x[start:stop] @ x.T)
+        d2[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        dist = np.take_along_axis(d2, part, axis=1)
+        order = np.lexsort((part, dist), axis=1)
+        out[start:stop] = np.take_along_axis(part, order, axis=1)
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor() as pool:
+        list(pool.map(block, range(0, n, step)))
+    return out
+
+
+def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """a + u * (b - a) rounded to the nearest integer, exact for any 64-bit integers.
+
+    Works in an order-preserving unsigned image of the values, so spans up to
+    2**64 - 1 neither overflow nor lose the endpoints to float rounding; the
+    result always lies between a and b.
+    """
+    signed = a.dtype.kind == "i"
+    flip = np.uint64(1 << 63)
+    ua = a.astype(np.int64).view(np.uint64) ^ flip if signed else a.astype(np.uint64)
+    ub = b.astype(np.int64).view(np.uint64) ^ flip if signed else b.astype(np.uint64)
+    lo, hi = np.minimum(ua, ub), np.maximum(ua, ub)
+    span = hi - lo
+    t = np.where(ua <= ub, u, 1.0 - u)
+    # Measure from the nearer end, so the step is at most half the span (< 2**63 + 1)
+    # and its float never overflows the cast.
+    near_lo = t <= 0.5
+    step = np.rint(np.where(near_lo, t, 1.0 - t) * span.astype(np.float64)).astype(np.uint64)
+    step = np.minimum(step, span)
+    out = np.where(near_lo, lo + step, hi - step)
+    return (out ^ flip).view(np.int64) if signed else out
 
 
 def _value_codes(s: pl.Series) -> np.ndarray:
@@ -77,6 +132,7 @@ class SmoteClass:
     k: int
     mode_rows: dict[str, np.ndarray]
     left_out: int = 0
+    integers: dict[str, np.ndarray] = field(default_factory=dict)
 
     def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
         """The synthetic rows, in order, ``size`` at a time."""
@@ -92,12 +148,14 @@ class SmoteClass:
         cols: list[pl.Series] = []
         feature_index = {f: i for i, f in enumerate(self.features)}
         for name, dtype in schema.items():
-            if name in feature_index:
+            if name in self.integers:
+                col = self.integers[name]
+                v = interpolate_integers(col[seeds], col[mates], u)
+                cols.append(pl.Series(name, v).cast(dtype))
+            elif name in feature_index:
                 col = self.x[:, feature_index[name]]
                 a, b = col[seeds], col[mates]
                 v = np.clip(a + u * (b - a), np.minimum(a, b), np.maximum(a, b))
-                if dtype.is_integer():
-                    v = np.rint(v)
                 cols.append(pl.Series(name, v).cast(dtype))
             elif name == self.label:
                 cols.append(pl.repeat(self.value, len(j), dtype=dtype, eager=True).alias(name))
@@ -183,4 +241,5 @@ def prepare_smote(
         k=k,
         mode_rows=mode_rows,
         left_out=left_out,
+        integers={f: pool[f].to_numpy() for f in features if pool[f].dtype.is_integer()},
     )
