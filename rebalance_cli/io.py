@@ -7,10 +7,11 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -475,6 +476,86 @@ def open_writer(
         return _GroupedWriter(path, fmt, schema, dictionaries)
     except OSError as exc:
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class _SinkStopped(Exception):
+    """Raised inside the frame source when the main thread asks the sink to stop."""
+
+
+def write_frames(
+    frames: Iterator[pl.DataFrame],
+    path: Path,
+    fmt: str,
+    schema: pl.Schema,
+    dictionaries: dict[str, list[str]] | None = None,
+) -> None:
+    """Write a stream of frames (all of ``schema``) to ``path`` as ``fmt``.
+
+    Parquet, CSV, TSV and NDJSON go through polars' streaming sinks, which encode
+    and compress in parallel; the frames are fed to them as a polars IO source.
+    The sink runs in a worker thread so that the main thread stays free to take
+    SIGINT/SIGTERM: it then stops the source, waits for the sink, and re-raises.
+    Arrow IPC goes through pyarrow (polars' IPC sink cuts batches by morsel, so
+    its bytes would depend on the batching).
+    """
+    if fmt == "ipc" or (fmt == "parquet" and dictionaries):
+        writer = open_writer(path, fmt, schema, dictionaries)
+        try:
+            for frame in frames:
+                writer.write(frame)
+        finally:
+            writer.close()
+        return
+
+    from polars.io.plugins import register_io_source
+
+    stop = threading.Event()
+    failure: list[BaseException] = []
+    calls = [0]
+
+    def source(
+        with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        calls[0] += 1
+        if calls[0] > 1:  # the stream can be read once only
+            raise RuntimeError("the output stream was asked for twice")
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    raise _SinkStopped
+                yield frame if with_columns is None else frame.select(with_columns)
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+
+    lazy = register_io_source(source, schema=schema)
+    sink_error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            if fmt == "parquet":
+                lazy.sink_parquet(path, compression="zstd", row_group_size=group_rows(schema))
+            elif fmt in ("csv", "tsv"):
+                lazy.sink_csv(path, separator="\t" if fmt == "tsv" else ",")
+            else:
+                lazy.sink_ndjson(path)
+        except BaseException as exc:  # handed to the main thread below
+            sink_error.append(exc)
+
+    worker = threading.Thread(target=run, name="rebalance-sink", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except BaseException:
+        stop.set()
+        worker.join()
+        raise
+    real = [e for e in failure if not isinstance(e, GeneratorExit | _SinkStopped)]
+    if real:
+        raise real[0]
+    if sink_error:
+        raise sink_error[0]
 
 
 def frame_batches(lf: pl.LazyFrame, chunk_size: int) -> Iterator[pl.DataFrame]:

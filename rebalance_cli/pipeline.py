@@ -35,8 +35,8 @@ from .io import (
     dictionary_columns,
     frame_batches,
     open_source,
-    open_writer,
     output_format,
+    write_frames,
 )
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
 from .report import Report, write_report
@@ -582,7 +582,6 @@ def _write(
     progress: Progress | None,
 ) -> list[int]:
     """Pass 2 (and SMOTE's synthetic rows) into ``path``; returns rows written per class."""
-    label = index.label
     kept = plan.before if plan.strategy == "smote" else plan.after
     selector = RowSelector(plan.classes, plan.before, kept, seed, plan.strategy)
     dictionaries: dict[str, list[str]] = {}
@@ -593,40 +592,67 @@ def _write(
                 pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
             ).collect()
         dictionaries = {c: found[c][0].to_list() for c in cats}
-    writer = open_writer(path, fmt, schema, dictionaries)
+    written: list[int] = []
+    frames = _output_frames(
+        source,
+        lf,
+        schema,
+        index,
+        plan,
+        selector,
+        chunk_size,
+        drop_null_labels,
+        smote_classes,
+        progress,
+        written,
+    )
+    with writing(path):
+        write_frames(frames, path, fmt, schema, dictionaries)
+    if tuple(written) != plan.after:
+        raise RuntimeError(f"rows written per class {written} differ from the plan {plan.after}")
+    return written
+
+
+def _output_frames(
+    source: Source,
+    lf: pl.LazyFrame,
+    schema: pl.Schema,
+    index: ClassIndex,
+    plan: Plan,
+    selector: RowSelector,
+    chunk_size: int,
+    drop_null_labels: bool,
+    smote_classes: list[SmoteClass],
+    progress: Progress | None,
+    written: list[int],
+) -> Iterator[pl.DataFrame]:
+    """The output, in order, as frames of at most ``chunk_size`` rows.
+
+    ``written`` is filled with the rows written per class once the stream ends.
+    """
+    label = index.label
+    scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
     total = plan.rows_in
     done = 0
-    try:
-        scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
-        with reading(source.display):
-            for batch in frame_batches(scan, chunk_size):
-                try:
-                    codes = index.codes(batch[label])
-                except LookupError as exc:
-                    raise DataError(f"{source.display} changed while it was read: {exc}") from None
-                copies = selector.copies(codes)
-                with writing(path):
-                    for part in expand(batch, copies, chunk_size):
-                        writer.write(part)
-                done += batch.height
-                if progress:
-                    progress("write", done, total)
-        if not np.array_equal(selector.offsets, np.array(plan.before)):
-            raise DataError(f"{source.display} changed while it was read (class counts differ)")
-        written = selector.written.copy()
-        for sc in smote_classes:
-            i = plan.classes.index(sc.cls)
-            for part in sc.batches(schema, chunk_size):
-                with writing(path):
-                    writer.write(part)
-                written[i] += part.height
-                if progress:
-                    progress("smote", int(written[i] - plan.before[i]), sc.new_rows)
-    finally:
-        with writing(path):
-            writer.close()
-    if tuple(int(v) for v in written) != plan.after:
-        raise RuntimeError(
-            f"rows written per class {written.tolist()} differ from the plan {plan.after}"
-        )
-    return [int(v) for v in written]
+    with reading(source.display):
+        for batch in frame_batches(scan, chunk_size):
+            try:
+                codes = index.codes(batch[label])
+            except LookupError as exc:
+                raise DataError(f"{source.display} changed while it was read: {exc}") from None
+            copies = selector.copies(codes)
+            yield from expand(batch, copies, chunk_size)
+            done += batch.height
+            if progress:
+                progress("write", done, total)
+    if not np.array_equal(selector.offsets, np.array(plan.before)):
+        raise DataError(f"{source.display} changed while it was read (class counts differ)")
+    counts = selector.written.copy()
+    for sc in smote_classes:
+        i = plan.classes.index(sc.cls)
+        for part in sc.batches(schema, chunk_size):
+            yield part
+            counts[i] += part.height
+            if progress:
+                progress("smote", int(counts[i] - plan.before[i]), sc.new_rows)
+    written[:] = [int(v) for v in counts]

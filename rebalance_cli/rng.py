@@ -21,7 +21,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _ONE = np.uint64(1)
-_BLOCK = 1 << 22
+_BLOCK = 1 << 20
 _TOP = np.uint64(48)
 
 
