@@ -349,6 +349,10 @@ def apply_cmd(
     drop_null_labels: Annotated[
         bool, typer.Option("--drop-null-labels", help="Leave out rows whose label is null.")
     ] = False,
+    shuffle: Annotated[
+        bool,
+        typer.Option("--shuffle", help="Shuffle the whole output (seeded, bounded memory)."),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count and print the plan; write nothing.")
     ] = False,
@@ -406,6 +410,7 @@ def apply_cmd(
                 force=force,
                 dry_run=dry_run,
                 drop_null_labels=drop_null_labels,
+                shuffle=shuffle,
                 lenient=not strict,
                 max_classes=max_classes,
                 max_output_rows=max_output_rows,

@@ -41,6 +41,7 @@ from .io import (
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
 from .report import Report, write_report
 from .samplers import RowSelector, SmoteClass, expand, prepare_smote
+from .shuffle import shuffled
 
 DEFAULT_CHUNK_SIZE = 250_000
 Progress = Callable[[str, int, int], None]
@@ -298,6 +299,7 @@ def rebalance(
     force: bool = False,
     dry_run: bool = False,
     drop_null_labels: bool = False,
+    shuffle: bool = False,
     lenient: bool = False,
     max_classes: int | None = DEFAULT_MAX_CLASSES,
     max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
@@ -408,6 +410,7 @@ def rebalance(
             "seed_source": seed_source,
             "chunk_size": chunk_size,
             "drop_null_labels": drop_null_labels,
+            "shuffle": shuffle,
             "infer_schema_length": source.read.infer_schema_length,
             "policy": "lenient" if lenient else "strict",
             "max_classes": max_classes,
@@ -494,6 +497,7 @@ def rebalance(
                 drop_null_labels,
                 smote_classes,
                 progress,
+                shuffle,
             )
             timings["write"] = time.perf_counter() - t0
             _fill_rows(report, plan)
@@ -580,6 +584,7 @@ def _write(
     drop_null_labels: bool,
     smote_classes: list[SmoteClass],
     progress: Progress | None,
+    shuffle: bool = False,
 ) -> list[int]:
     """Pass 2 (and SMOTE's synthetic rows) into ``path``; returns rows written per class."""
     kept = plan.before if plan.strategy == "smote" else plan.after
@@ -606,6 +611,8 @@ def _write(
         progress,
         written,
     )
+    if shuffle:
+        frames = shuffled(frames, schema, seed, plan.rows_out, path.parent, chunk_size)
     with writing(path):
         write_frames(frames, path, fmt, schema, dictionaries)
     if tuple(written) != plan.after:

@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from rebalance_cli import rebalance
-from rebalance_cli.samplers.smote import interpolate_integers, nearest_neighbours
+from rebalance_cli.knn import nearest_neighbours
+from rebalance_cli.samplers.smote import interpolate_integers
 from tests.conftest import digest
 
 

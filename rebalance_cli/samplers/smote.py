@@ -18,52 +18,7 @@ import polars as pl
 
 from .. import rng
 from ..errors import DataError
-
-_KD_TREE_MAX_DIMS = 15
-
-
-def nearest_neighbours(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean).
-
-    Exact, and the same whatever the number of threads: a k-d tree (single
-    threaded) up to 15 dimensions, above that a blocked brute force whose
-    blocks are fixed by n and each run on single-threaded BLAS, in parallel.
-    """
-    if x.shape[1] <= _KD_TREE_MAX_DIMS:
-        from sklearn.neighbors import KDTree
-
-        found = KDTree(x).query(x, k=k + 1, return_distance=False)
-        # With duplicate rows the row itself need not come first: drop it where
-        # it appears, otherwise drop the farthest.
-        is_self = found == np.arange(x.shape[0])[:, None]
-        is_self[~is_self.any(axis=1), -1] = True
-        order = np.argsort(is_self, axis=1, kind="stable")
-        return np.take_along_axis(found, order[:, :k], axis=1)
-    return _brute_force(x, k)
-
-
-def _brute_force(x: np.ndarray, k: int) -> np.ndarray:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    n = x.shape[0]
-    sq = np.einsum("ij,ij->i", x, x)
-    step = int(min(1024, max(16, 4_000_000 // max(n, 1))))
-    out = np.empty((n, k), dtype=np.int64)
-
-    def block(start: int) -> None:
-        stop = min(n, start + step)
-        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (x[start:stop] @ x.T)
-        d2[np.arange(stop - start), np.arange(start, stop)] = np.inf
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        dist = np.take_along_axis(d2, part, axis=1)
-        order = np.lexsort((part, dist), axis=1)
-        out[start:stop] = np.take_along_axis(part, order, axis=1)
-
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor() as pool:
-        list(pool.map(block, range(0, n, step)))
-    return out
+from ..knn import nearest_neighbours
 
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:

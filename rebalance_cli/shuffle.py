@@ -1,0 +1,100 @@
+"""``--shuffle``: a seeded shuffle of the whole output in bounded memory.
+
+Every output row gets the key of its output position (a SplitMix64 key, so
+keys are distinct). Rows are spread over bucket files by the top bits of
+their key, then each bucket is read back, sorted by key and emitted, bucket by
+bucket. The result is the output sorted by key: a uniform random permutation
+that depends only on the seed and the output, never on the batching. Memory is
+one bucket (about ``BUCKET_ROWS`` rows) at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as pa_ipc
+
+from . import rng
+
+BUCKET_ROWS = 400_000
+MAX_BUCKETS = 512
+KEY = "__rebalance_shuffle_key__"
+
+
+def bucket_count(rows: int) -> int:
+    """A power of two, so a bucket is the top bits of a key."""
+    want = max(1, math.ceil(rows / BUCKET_ROWS))
+    return min(MAX_BUCKETS, 1 << (want - 1).bit_length())
+
+
+def shuffled(
+    frames: Iterator[pl.DataFrame],
+    schema: pl.Schema,
+    seed: int,
+    rows: int,
+    workdir: Path | None,
+    chunk_size: int,
+) -> Iterator[pl.DataFrame]:
+    """The rows of ``frames`` (``rows`` in all) in a seeded random order."""
+    buckets = bucket_count(rows)
+    shift = np.uint64(64 - max(1, buckets.bit_length() - 1)) if buckets > 1 else None
+    base = rng.stream_base(seed, "shuffle", "")
+    folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=workdir))
+    writers: dict[int, pa_ipc.RecordBatchStreamWriter] = {}
+    try:
+        position = 0
+        for frame in frames:
+            if frame.height == 0:
+                continue
+            keys = rng.keys(base, np.arange(position, position + frame.height, dtype=np.uint64))
+            position += frame.height
+            which = (keys >> shift).astype(np.int64) if shift is not None else None
+            keyed = frame.with_columns(pl.Series(KEY, keys))
+            if which is None:
+                _append(writers, folder, 0, keyed)
+                continue
+            order = np.argsort(which, kind="stable")
+            sorted_which = which[order]
+            cuts = np.flatnonzero(np.diff(sorted_which)) + 1
+            starts = np.concatenate([[0], cuts])
+            ends = np.concatenate([cuts, [order.size]])
+            for a, b in zip(starts, ends, strict=True):
+                _append(writers, folder, int(sorted_which[a]), keyed[order[a:b]])
+        for writer in writers.values():
+            writer.close()
+        writers.clear()
+        for b in range(buckets):
+            path = folder / f"{b}.arrows"
+            if not path.exists():
+                continue
+            with pa.memory_map(str(path)) as source:
+                table = pa_ipc.open_stream(source).read_all()
+            part = pl.from_arrow(table)
+            assert isinstance(part, pl.DataFrame)
+            part = part.sort(KEY).drop(KEY).cast(schema)
+            path.unlink()
+            for start in range(0, part.height, chunk_size):
+                yield part.slice(start, chunk_size)
+    finally:
+        for writer in writers.values():
+            writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _append(
+    writers: dict[int, pa_ipc.RecordBatchStreamWriter], folder: Path, bucket: int, df: pl.DataFrame
+) -> None:
+    table = df.to_arrow()
+    writer = writers.get(bucket)
+    if writer is None:
+        writer = pa_ipc.new_stream(str(folder / f"{bucket}.arrows"), table.schema)
+        writers[bucket] = writer
+    for batch in table.to_batches():
+        writer.write_batch(batch)
