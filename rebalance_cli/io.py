@@ -482,6 +482,12 @@ class _SinkStopped(Exception):
     """Raised inside the frame source when the main thread asks the sink to stop."""
 
 
+def _close(frames: Iterator[pl.DataFrame]) -> None:
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
+
+
 def write_frames(
     frames: Iterator[pl.DataFrame],
     path: Path,
@@ -504,6 +510,7 @@ def write_frames(
             for frame in frames:
                 writer.write(frame)
         finally:
+            _close(frames)
             writer.close()
         return
 
@@ -526,6 +533,7 @@ def write_frames(
                 yield frame if with_columns is None else frame.select(with_columns)
         except BaseException as exc:
             failure.append(exc)
+            _close(frames)  # runs the stream's cleanup (temp files) now, in this thread
             raise
 
     lazy = register_io_source(source, schema=schema)

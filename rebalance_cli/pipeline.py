@@ -479,6 +479,7 @@ def rebalance(
                 warnings,
             )
             timings["smote_prepare"] = time.perf_counter() - t0
+            parameters["knn"] = {sc.cls: sc.knn_method for sc in smote_classes}
 
         t0 = time.perf_counter()
         sink = AtomicFile(out_path)

@@ -271,8 +271,16 @@ def _slow_input(tmp_path: Path) -> Path:
     return src
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code):
+@pytest.mark.parametrize(
+    ("sig", "code", "extra"),
+    [
+        (signal.SIGINT, 130, []),
+        (signal.SIGTERM, 143, []),
+        (signal.SIGTERM, 143, ["--shuffle"]),
+        (signal.SIGINT, 130, ["--output-format", "ipc"]),
+    ],
+)
+def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code, extra):
     src = _slow_input(tmp_path)
     d = digest(src)
     out = tmp_path / "out.csv"
@@ -298,7 +306,10 @@ def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code):
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
-    while not any(p.name.endswith(".rebalance-tmp") for p in tmp_path.iterdir()):
+    while not any(
+        p.name.endswith(".rebalance-tmp") or p.name.startswith(".rebalance-shuffle-")
+        for p in tmp_path.iterdir()
+    ):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.02)

@@ -18,7 +18,7 @@ import polars as pl
 
 from .. import rng
 from ..errors import DataError
-from ..knn import nearest_neighbours
+from ..knn import method_for, nearest_neighbours
 
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -87,6 +87,7 @@ class SmoteClass:
     k: int
     mode_rows: dict[str, np.ndarray]
     left_out: int = 0
+    knn_method: str = "kd-tree"
     integers: dict[str, np.ndarray] = field(default_factory=dict)
 
     def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
@@ -168,7 +169,8 @@ def prepare_smote(
     x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    nbrs = nearest_neighbours(x, k)
+    knn_method = method_for(n, x.shape[1])
+    nbrs = nearest_neighbours(x, k, knn_method)
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
@@ -196,5 +198,6 @@ def prepare_smote(
         k=k,
         mode_rows=mode_rows,
         left_out=left_out,
+        knn_method=knn_method,
         integers={f: pool[f].to_numpy() for f in features if pool[f].dtype.is_integer()},
     )
