@@ -478,8 +478,8 @@ def open_writer(
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-class _SinkStopped(Exception):
-    """Raised inside the frame source when the main thread asks the sink to stop."""
+class SinkStopped(Exception):
+    """Raised inside a frame stream when the main thread asks the sink to stop."""
 
 
 def _close(frames: Iterator[pl.DataFrame]) -> None:
@@ -494,6 +494,7 @@ def write_frames(
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Write a stream of frames (all of ``schema``) to ``path`` as ``fmt``.
 
@@ -502,7 +503,8 @@ def write_frames(
     The sink runs in a worker thread so that the main thread stays free to take
     SIGINT/SIGTERM: it then stops the source, waits for the sink, and re-raises.
     Arrow IPC goes through pyarrow (polars' IPC sink cuts batches by morsel, so
-    its bytes would depend on the batching).
+    its bytes would depend on the batching). ``stop`` is set on a signal; the
+    stream should check it between batches and raise :class:`SinkStopped`.
     """
     if fmt == "ipc" or (fmt == "parquet" and dictionaries):
         writer = open_writer(path, fmt, schema, dictionaries)
@@ -516,9 +518,10 @@ def write_frames(
 
     from polars.io.plugins import register_io_source
 
-    stop = threading.Event()
+    stop = stop or threading.Event()
     failure: list[BaseException] = []
     calls = [0]
+    source_done = threading.Event()
 
     def source(
         with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
@@ -529,12 +532,14 @@ def write_frames(
         try:
             for frame in frames:
                 if stop.is_set():
-                    raise _SinkStopped
+                    raise SinkStopped
                 yield frame if with_columns is None else frame.select(with_columns)
         except BaseException as exc:
             failure.append(exc)
             _close(frames)  # runs the stream's cleanup (temp files) now, in this thread
             raise
+        finally:
+            source_done.set()
 
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
@@ -558,8 +563,12 @@ def write_frames(
     except BaseException:
         stop.set()
         worker.join()
+        # polars may return from an interrupted sink while the source is still
+        # busy; give it a moment to see `stop` and clean up after itself
+        if calls[0]:
+            source_done.wait(10)
         raise
-    real = [e for e in failure if not isinstance(e, GeneratorExit | _SinkStopped)]
+    real = [e for e in failure if not isinstance(e, GeneratorExit | SinkStopped)]
     if real:
         raise real[0]
     if sink_error:

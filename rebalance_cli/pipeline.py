@@ -14,6 +14,9 @@ import contextlib
 import difflib
 import os
 import secrets
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from .io import (
     STDIO,
     AtomicFile,
     ReadOptions,
+    SinkStopped,
     Source,
     check_target,
     dictionary_columns,
@@ -599,6 +603,7 @@ def _write(
             ).collect()
         dictionaries = {c: found[c][0].to_list() for c in cats}
     written: list[int] = []
+    stop = threading.Event()
     frames = _output_frames(
         source,
         lf,
@@ -611,11 +616,18 @@ def _write(
         smote_classes,
         progress,
         written,
+        stop,
     )
+    folder = None
     if shuffle:
-        frames = shuffled(frames, schema, seed, plan.rows_out, path.parent, chunk_size)
-    with writing(path):
-        write_frames(frames, path, fmt, schema, dictionaries)
+        folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=path.parent))
+        frames = shuffled(frames, schema, seed, plan.rows_out, folder, chunk_size)
+    try:
+        with writing(path):
+            write_frames(frames, path, fmt, schema, dictionaries, stop)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     if tuple(written) != plan.after:
         raise RuntimeError(f"rows written per class {written} differ from the plan {plan.after}")
     return written
@@ -633,6 +645,7 @@ def _output_frames(
     smote_classes: list[SmoteClass],
     progress: Progress | None,
     written: list[int],
+    stop: threading.Event,
 ) -> Iterator[pl.DataFrame]:
     """The output, in order, as frames of at most ``chunk_size`` rows.
 
@@ -644,6 +657,8 @@ def _output_frames(
     done = 0
     with reading(source.display):
         for batch in frame_batches(scan, chunk_size):
+            if stop.is_set():
+                raise SinkStopped
             try:
                 codes = index.codes(batch[label])
             except LookupError as exc:
@@ -659,6 +674,8 @@ def _output_frames(
     for sc in smote_classes:
         i = plan.classes.index(sc.cls)
         for part in sc.batches(schema, chunk_size):
+            if stop.is_set():
+                raise SinkStopped
             yield part
             counts[i] += part.height
             if progress:

@@ -11,8 +11,6 @@ one bucket (about ``BUCKET_ROWS`` rows) at a time.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,14 +37,16 @@ def shuffled(
     schema: pl.Schema,
     seed: int,
     rows: int,
-    workdir: Path | None,
+    folder: Path,
     chunk_size: int,
 ) -> Iterator[pl.DataFrame]:
-    """The rows of ``frames`` (``rows`` in all) in a seeded random order."""
+    """The rows of ``frames`` (``rows`` in all) in a seeded random order.
+
+    Bucket files go in ``folder``, which the caller creates and removes.
+    """
     buckets = bucket_count(rows)
     shift = np.uint64(64 - max(1, buckets.bit_length() - 1)) if buckets > 1 else None
     base = rng.stream_base(seed, "shuffle", "")
-    folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=workdir))
     writers: dict[int, pa_ipc.RecordBatchStreamWriter] = {}
     try:
         position = 0
@@ -85,7 +85,8 @@ def shuffled(
     finally:
         for writer in writers.values():
             writer.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        for leftover in folder.glob("*.arrows"):
+            leftover.unlink(missing_ok=True)
 
 
 def _append(

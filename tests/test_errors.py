@@ -301,6 +301,7 @@ def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code, extra):
             "100",
             "-o",
             str(out),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
