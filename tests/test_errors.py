@@ -193,6 +193,14 @@ def test_io_errors_exit_4(case, cli):
     case.check(cli("inspect", case.folder / "missing.csv", "-l", "y"), 4, "does not exist")
 
 
+def test_unreadable_input_exits_4_even_as_root(case, cli, monkeypatch):
+    # root reads any file, so the permission check is shown by making access() say no
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(case.src) else real(p, m))
+    res = cli("apply", case.src, "-l", "y", "-s", "undersample", "-o", case.folder / "o.csv")
+    case.check(res, 4, "is not readable (permission denied)")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_input_exits_4(case, cli):
     case.src.chmod(0)
