@@ -47,7 +47,7 @@ from .report import Report, write_report
 from .samplers import RowSelector, SmoteClass, expand, prepare_smote
 from .shuffle import shuffled
 
-DEFAULT_CHUNK_SIZE = 250_000
+DEFAULT_CHUNK_SIZE = 65_536
 Progress = Callable[[str, int, int], None]
 
 
