@@ -24,6 +24,7 @@ from . import rng
 BUCKET_ROWS = 400_000
 MAX_BUCKETS = 512
 KEY = "__rebalance_shuffle_key__"
+FLUSH_ROWS = 200_000
 
 
 def bucket_count(rows: int) -> int:
@@ -45,9 +46,34 @@ def shuffled(
     Bucket files go in ``folder``, which the caller creates and removes.
     """
     buckets = bucket_count(rows)
-    shift = np.uint64(64 - max(1, buckets.bit_length() - 1)) if buckets > 1 else None
+    bits = buckets.bit_length() - 1
     base = rng.stream_base(seed, "shuffle", "")
     writers: dict[int, pa_ipc.RecordBatchStreamWriter] = {}
+    pending: list[pl.DataFrame] = []
+    held = 0
+
+    def flush() -> None:
+        # one sort by bucket for everything held, then a zero-copy slice per bucket
+        nonlocal pending, held
+        if not pending:
+            return
+        block = pl.concat(pending, rechunk=False)
+        pending, held = [], 0
+        keys = block[KEY].to_numpy()
+        which = (
+            (keys >> np.uint64(64 - bits)).astype(np.int64)
+            if bits
+            else np.zeros(keys.size, dtype=np.int64)
+        )
+        order = np.argsort(which, kind="stable")
+        which = which[order]
+        block = block[order]
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [which.size]])
+        for a, b in zip(starts, ends, strict=True):
+            _append(writers, folder, int(which[a]), block.slice(int(a), int(b - a)))
+
     try:
         position = 0
         for frame in frames:
@@ -55,18 +81,11 @@ def shuffled(
                 continue
             keys = rng.keys(base, np.arange(position, position + frame.height, dtype=np.uint64))
             position += frame.height
-            which = (keys >> shift).astype(np.int64) if shift is not None else None
-            keyed = frame.with_columns(pl.Series(KEY, keys))
-            if which is None:
-                _append(writers, folder, 0, keyed)
-                continue
-            order = np.argsort(which, kind="stable")
-            sorted_which = which[order]
-            cuts = np.flatnonzero(np.diff(sorted_which)) + 1
-            starts = np.concatenate([[0], cuts])
-            ends = np.concatenate([cuts, [order.size]])
-            for a, b in zip(starts, ends, strict=True):
-                _append(writers, folder, int(sorted_which[a]), keyed[order[a:b]])
+            pending.append(frame.with_columns(pl.Series(KEY, keys)))
+            held += frame.height
+            if held >= FLUSH_ROWS:
+                flush()
+        flush()
         for writer in writers.values():
             writer.close()
         writers.clear()
