@@ -406,7 +406,7 @@ def apply_cmd(
                 id_columns=_split(id_columns),
                 chunk_size=chunk_size,
                 read=_read_options(input_format, separator, encoding, infer_schema_length),
-                output_format_=output_format,
+                output_format=output_format,
                 force=force,
                 dry_run=dry_run,
                 drop_null_labels=drop_null_labels,

@@ -11,15 +11,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.ipc as pa_ipc
-import pyarrow.parquet as pq
 
 from .errors import DataError, InputOutputError, RefusedError, UsageError
+
+if TYPE_CHECKING:  # pyarrow is imported only where it is used: it costs ~50 MB of RSS
+    import pyarrow as pa
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "ipc", "ndjson")
 _EXTENSIONS: dict[str, str] = {
@@ -225,7 +224,7 @@ def open_source(
         raise
 
 
-def output_format(output: str, flag: str | None, input_fmt: str) -> str:
+def resolve_output_format(output: str, flag: str | None, input_fmt: str) -> str:
     """The output format: the flag, else the extension, else (for stdout) the input's."""
     chosen = check_format_name(flag, "--output-format")
     if chosen:
@@ -384,6 +383,10 @@ class _GroupedWriter:
         schema: pl.Schema,
         dictionaries: dict[str, list[str]] | None = None,
     ) -> None:
+        import pyarrow as pa
+        import pyarrow.ipc as pa_ipc
+        import pyarrow.parquet as pq
+
         empty = pl.DataFrame(schema=schema).to_arrow()
         self.schema = empty.schema
         self.rows = group_rows(schema)
@@ -397,7 +400,7 @@ class _GroupedWriter:
             self.dictionaries[i] = pa.array(values, type=value_type)
         self.buf: list[pl.DataFrame] = []
         self.buffered = 0
-        self.sink: pq.ParquetWriter | pa_ipc.RecordBatchFileWriter
+        self.sink: Any
         if fmt == "parquet":
             self.sink = pq.ParquetWriter(str(path), self.schema, compression="zstd")
         else:
@@ -405,6 +408,9 @@ class _GroupedWriter:
         self.fmt = fmt
 
     def _emit(self, df: pl.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         table = df.to_arrow()
         for i, dictionary in self.dictionaries.items():
             field = self.schema.field(i)
@@ -418,7 +424,6 @@ class _GroupedWriter:
         if table.schema != self.schema:
             table = table.cast(self.schema)
         if self.fmt == "parquet":
-            assert isinstance(self.sink, pq.ParquetWriter)
             self.sink.write_table(table, row_group_size=self.rows)
         else:
             # one record batch per group, whatever chunks the frames arrived in

@@ -15,6 +15,7 @@ import difflib
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from .classes import COUNT, ClassIndex
 from .errors import DataError, InputOutputError, RebalanceError, UsageError
@@ -39,7 +39,7 @@ from .io import (
     dictionary_columns,
     frame_batches,
     open_source,
-    output_format,
+    resolve_output_format,
     write_frames,
 )
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
@@ -51,6 +51,14 @@ DEFAULT_CHUNK_SIZE = 65_536
 Progress = Callable[[str, int, int], None]
 
 
+def _library_errors() -> tuple[type[BaseException], ...]:
+    """polars' errors, and pyarrow's when pyarrow was loaded (it is imported lazily)."""
+    pa = sys.modules.get("pyarrow")
+    if pa is None:
+        return (pl.exceptions.PolarsError,)
+    return (pl.exceptions.PolarsError, pa.ArrowException)
+
+
 @contextlib.contextmanager
 def reading(display: str) -> Iterator[None]:
     """Turn reader failures (polars, pyarrow, the OS) into one-line user errors."""
@@ -58,7 +66,7 @@ def reading(display: str) -> Iterator[None]:
         yield
     except RebalanceError:
         raise
-    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+    except _library_errors() as exc:
         text = _first_line(exc)
         hint = None
         if "utf-8" in text.lower() or "utf8" in text.lower():
@@ -102,7 +110,7 @@ def writing(path: Path) -> Iterator[None]:
         raise
     except OSError as exc:
         raise InputOutputError(f"cannot write the output: {exc.strerror or exc}") from None
-    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+    except _library_errors() as exc:
         raise InputOutputError(f"cannot write the output: {_first_line(exc)}") from None
 
 
@@ -299,7 +307,7 @@ def rebalance(
     id_columns: Sequence[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     read: ReadOptions | None = None,
-    output_format_: str | None = None,
+    output_format: str | None = None,
     force: bool = False,
     dry_run: bool = False,
     drop_null_labels: bool = False,
@@ -359,7 +367,7 @@ def rebalance(
         out_path: Path | None = None
         inputs = [] if source.display == "<stdin>" else [source.path]
         if out_str is not None:
-            out_fmt = output_format(out_str, output_format_, source.format)
+            out_fmt = resolve_output_format(out_str, output_format, source.format)
             out_path = check_target(out_str, force, inputs, "output")
         rep_path = None
         if report_path is not None:

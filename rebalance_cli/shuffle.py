@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.ipc as pa_ipc
 
 from . import rng
+
+if TYPE_CHECKING:
+    import pyarrow.ipc as pa_ipc
 
 BUCKET_ROWS = 400_000
 MAX_BUCKETS = 512
@@ -93,6 +95,9 @@ def shuffled(
             path = folder / f"{b}.arrows"
             if not path.exists():
                 continue
+            import pyarrow as pa
+            import pyarrow.ipc as pa_ipc
+
             with pa.memory_map(str(path)) as source:
                 table = pa_ipc.open_stream(source).read_all()
             part = pl.from_arrow(table)
@@ -111,6 +116,8 @@ def shuffled(
 def _append(
     writers: dict[int, pa_ipc.RecordBatchStreamWriter], folder: Path, bucket: int, df: pl.DataFrame
 ) -> None:
+    import pyarrow.ipc as pa_ipc
+
     table = df.to_arrow()
     writer = writers.get(bucket)
     if writer is None:
