@@ -451,14 +451,14 @@ class _GroupedWriter:
 
 
 def group_rows(schema: pl.Schema) -> int:
-    """Rows per Parquet row group / IPC batch: ~64 MB of estimated width, at most 256k."""
+    """Rows per Parquet row group / IPC batch: ~32 MB of estimated width, at most 128k."""
     width = 0
     for dtype in schema.values():
         if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
             width += 8
         else:
             width += 32
-    return max(1024, min(262_144, (64 << 20) // max(1, width)))
+    return max(1024, min(131_072, (32 << 20) // max(1, width)))
 
 
 def dictionary_columns(schema: pl.Schema, fmt: str) -> list[str]:
