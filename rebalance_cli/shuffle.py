@@ -69,7 +69,7 @@ def shuffled(
         )
         order = np.argsort(which, kind="stable")
         which = which[order]
-        block = block[order]
+        block = block.gather(pl.Series(order.astype(np.uint64)))
         cuts = np.flatnonzero(np.diff(which)) + 1
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [which.size]])

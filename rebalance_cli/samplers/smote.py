@@ -118,7 +118,8 @@ class SmoteClass:
             elif name in self.id_columns:
                 cols.append(pl.repeat(None, len(j), dtype=dtype, eager=True).alias(name))
             else:
-                cols.append(self.pool[name].gather(self.mode_rows[name][seeds]))
+                rows = pl.Series(self.mode_rows[name][seeds].astype(np.uint64))
+                cols.append(self.pool[name].gather(rows))
         return pl.DataFrame(cols)
 
 
