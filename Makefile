@@ -43,7 +43,7 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/sanity.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache .mypy_cache .hypothesis
