@@ -81,10 +81,15 @@ def cli():
     return _run
 
 
+def argv(*args: object) -> list[str]:
+    """The command line of `python -m rebalance_cli ARGS` for a real process."""
+    return [sys.executable, "-m", "rebalance_cli", *(str(a) for a in args)]
+
+
 def run_process(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
     """Run `python -m rebalance_cli` in a real process (pipes, signals, exit codes)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "rebalance_cli", *map(str, args)],
+        argv(*args),
         input=stdin,
         capture_output=True,
         cwd=cwd,

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import numpy as np
 import polars as pl
@@ -15,7 +14,7 @@ import pytest
 from rebalance_cli import rebalance
 from rebalance_cli.knn import nearest_neighbours
 from rebalance_cli.samplers.smote import interpolate_integers
-from tests.conftest import digest
+from tests.conftest import argv, digest
 
 
 def test_categorical_columns_give_the_same_bytes_for_any_chunk_size(tmp_path):
@@ -83,21 +82,7 @@ def test_smote_output_does_not_depend_on_blas_threads(tmp_path):
             "POLARS_MAX_THREADS": threads,
         }
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rebalance_cli",
-                "apply",
-                str(src),
-                "-l",
-                "y",
-                "-s",
-                "smote",
-                "--seed",
-                "5",
-                "-o",
-                str(out),
-            ],
+            argv("apply", str(src), "-l", "y", "-s", "smote", "--seed", "5", "-o", str(out)),
             env=env,
             capture_output=True,
             timeout=300,

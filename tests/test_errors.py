@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import digest, listing, mixed_frame
+from tests.conftest import argv, digest, listing, mixed_frame
 
 BINARY = {"no": 900, "yes": 100}
 
@@ -293,10 +292,7 @@ def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code, extra):
     d = digest(src)
     out = tmp_path / "out.csv"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rebalance_cli",
+        argv(
             "apply",
             str(src),
             "-l",
@@ -310,7 +306,7 @@ def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code, extra):
             "-o",
             str(out),
             *extra,
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

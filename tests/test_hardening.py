@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import digest, listing, mixed_frame, run_process
+from tests.conftest import argv, digest, listing, mixed_frame, run_process
 
 
 def expect(res, code: int, fragment: str, folder: Path, before: set[str], inputs: dict) -> None:
@@ -252,10 +252,7 @@ def test_disk_full_is_an_io_error_and_leaves_nothing(tmp_path, write_data):
     before = listing(tmp_path)
     for out in ("out.csv", "out.parquet"):
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rebalance_cli",
+            argv(
                 "apply",
                 str(src),
                 "-l",
@@ -266,7 +263,7 @@ def test_disk_full_is_an_io_error_and_leaves_nothing(tmp_path, write_data):
                 "1",
                 "-o",
                 str(tmp_path / out),
-            ],
+            ),
             capture_output=True,
             preexec_fn=_limit_file_size,
             timeout=120,
@@ -283,10 +280,7 @@ def test_two_runs_on_one_output_leave_one_complete_file(tmp_path, write_data):
     out = tmp_path / "out.csv"
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rebalance_cli",
+            argv(
                 "apply",
                 str(src),
                 "-l",
@@ -300,7 +294,7 @@ def test_two_runs_on_one_output_leave_one_complete_file(tmp_path, write_data):
                 "500",
                 "-o",
                 str(out),
-            ]
+            )
         )
         for seed in (1, 2)
     ]
@@ -412,21 +406,7 @@ def test_environment_does_not_leak_into_output(tmp_path, write_data):
     for env in ({"POLARS_MAX_THREADS": "1"}, {"POLARS_MAX_THREADS": "2", "FORCE_COLOR": "1"}):
         out = tmp_path / f"o{len(outs)}.csv"
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rebalance_cli",
-                "apply",
-                str(src),
-                "-l",
-                "y",
-                "-s",
-                "smote",
-                "--seed",
-                "9",
-                "-o",
-                str(out),
-            ],
+            argv("apply", str(src), "-l", "y", "-s", "smote", "--seed", "9", "-o", str(out)),
             capture_output=True,
             env={**os.environ, **env},
             timeout=120,
