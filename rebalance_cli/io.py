@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
@@ -342,33 +342,6 @@ def _umask() -> int:
     return mask
 
 
-class FrameWriter(Protocol):
-    def write(self, df: pl.DataFrame) -> None: ...
-    def close(self) -> None: ...
-
-
-class _TextWriter:
-    """CSV/TSV/NDJSON: each frame's bytes follow the last, so chunking cannot show."""
-
-    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
-        self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self.fmt = fmt
-        self.sep = "\t" if fmt == "tsv" else ","
-        if fmt != "ndjson":
-            pl.DataFrame(schema=schema).write_csv(self.fh, separator=self.sep)
-
-    def write(self, df: pl.DataFrame) -> None:
-        if df.height == 0:
-            return
-        if self.fmt == "ndjson":
-            df.write_ndjson(self.fh)
-        else:
-            df.write_csv(self.fh, include_header=False, separator=self.sep)
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 class _GroupedWriter:
     """Parquet/IPC: frames are regrouped into fixed-size row groups.
 
@@ -473,11 +446,9 @@ def open_writer(
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
-) -> FrameWriter:
-    """A writer of ``fmt``; ``dictionaries`` fixes the values of Categorical columns."""
+) -> _GroupedWriter:
+    """A pyarrow writer of Parquet or IPC; ``dictionaries`` fixes Categorical values."""
     try:
-        if fmt in ("csv", "tsv", "ndjson"):
-            return _TextWriter(path, fmt, schema)
         return _GroupedWriter(path, fmt, schema, dictionaries)
     except OSError as exc:
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None

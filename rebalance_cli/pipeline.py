@@ -102,7 +102,7 @@ def reading(display: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
+def writing() -> Iterator[None]:
     """Turn writer failures (a full disk, a lost folder) into one-line I/O errors."""
     try:
         yield
@@ -275,7 +275,7 @@ def resolve_features(
             raise UsageError(f"column {both[0]!r} is in both --features and {other}")
     skip = {label, *(exclude or ()), *(id_columns or ())}
     if features:
-        chosen = [f for f in features if f not in skip]
+        chosen = list(features)  # overlaps with the label, --exclude and ids were refused above
         for f in chosen:
             if not schema[f].is_numeric():
                 raise UsageError(
@@ -440,7 +440,7 @@ def rebalance(
         input_info = {
             "path": source.display,
             "format": source.format,
-            "rows": sum(index.counts) + index.nulls,
+            "rows": plan.rows_in + index.nulls,
             "columns": len(schema),
             "bytes": source.size,
         }
@@ -454,14 +454,7 @@ def rebalance(
             plan=plan.to_dict(),
             counts_before=before,
             counts_after=dict(zip(plan.classes, plan.after, strict=True)),
-            rows={
-                "read": sum(index.counts) + index.nulls,
-                "written": plan.rows_out,
-                "synthetic": 0,
-                "dropped": 0,
-                "duplicated": 0,
-                "null_labels_dropped": index.nulls,
-            },
+            rows=_row_counts(plan, index.nulls),
             output=None,
             timings=timings,
             warnings=warnings,
@@ -469,7 +462,6 @@ def rebalance(
             dry_run=dry_run,
         )
         if dry_run:
-            _fill_rows(report, plan)
             timings["total"] = time.perf_counter() - started
             return report
 
@@ -513,7 +505,6 @@ def rebalance(
                 shuffle,
             )
             timings["write"] = time.perf_counter() - t0
-            _fill_rows(report, plan)
             report.counts_after = dict(zip(plan.classes, written, strict=True))
             size = sink.tmp.stat().st_size
             report.output = {"path": out_str, "format": out_fmt, "bytes": size}
@@ -532,12 +523,18 @@ def rebalance(
         source.close()
 
 
-def _fill_rows(report: Report, plan: Plan) -> None:
+def _row_counts(plan: Plan, nulls: int) -> dict[str, int]:
+    """The report's row counts: the plan fixes them all before a row is written."""
     grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
     cut = sum(max(0, b - a) for a, b in zip(plan.after, plan.before, strict=True))
-    report.rows["synthetic" if plan.strategy == "smote" else "duplicated"] = grown
-    report.rows["dropped"] = cut + report.rows["null_labels_dropped"]
-    report.rows["written"] = plan.rows_out
+    return {
+        "read": plan.rows_in + nulls,
+        "written": plan.rows_out,
+        "synthetic": grown if plan.strategy == "smote" else 0,
+        "dropped": cut + nulls,
+        "duplicated": 0 if plan.strategy == "smote" else grown,
+        "null_labels_dropped": nulls,
+    }
 
 
 def _prepare_smote(
@@ -631,7 +628,7 @@ def _write(
         folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=path.parent))
         frames = shuffled(frames, schema, seed, plan.rows_out, folder, chunk_size)
     try:
-        with writing(path):
+        with writing():
             write_frames(frames, path, fmt, schema, dictionaries, stop)
     finally:
         if folder is not None:
