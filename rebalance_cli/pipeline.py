@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from .io import (
 )
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
 from .report import Report, write_report
-from .samplers import RowSelector, SmoteClass, expand, prepare_smote
+from .samplers import RowSelector, SmoteClass, check_class_size, expand, prepare_smote
 from .shuffle import shuffled
 
 DEFAULT_CHUNK_SIZE = 65_536
@@ -466,30 +466,19 @@ def rebalance(
             return report
 
         assert out_fmt is not None
-        smote_classes: list[SmoteClass] = []
+        smote = None
         if strategy == "smote":
-            t0 = time.perf_counter()
-            smote_classes = _prepare_smote(
-                lf,
-                source.display,
-                index,
-                plan,
-                label,
-                feature_cols,
-                id_columns or (),
-                k_neighbors,
-                seed,
-                lenient,
-                warnings,
-            )
-            timings["smote_prepare"] = time.perf_counter() - t0
-            parameters["knn"] = {sc.cls: sc.knn_method for sc in smote_classes}
+            for cls, n, t in zip(plan.classes, plan.before, plan.after, strict=True):
+                if t > n:
+                    check_class_size(cls, n, k_neighbors)
+            smote = _Smote(feature_cols, tuple(id_columns or ()), k_neighbors, seed, lenient)
 
         t0 = time.perf_counter()
         sink = AtomicFile(out_path)
         report_sink: AtomicFile | None = None
         try:
-            written = _write(
+            outcome = _Outcome(warnings=warnings)
+            _write(
                 source,
                 lf,
                 sink.tmp,
@@ -500,11 +489,16 @@ def rebalance(
                 seed,
                 chunk_size,
                 drop_null_labels,
-                smote_classes,
+                smote,
                 progress,
                 shuffle,
+                outcome,
             )
+            written = outcome.written
             timings["write"] = time.perf_counter() - t0
+            if smote is not None:
+                timings["smote_prepare"] = outcome.smote_seconds
+                parameters["knn"] = outcome.knn
             report.counts_after = dict(zip(plan.classes, written, strict=True))
             size = sink.tmp.stat().st_size
             report.output = {"path": out_str, "format": out_fmt, "bytes": size}
@@ -537,47 +531,60 @@ def _row_counts(plan: Plan, nulls: int) -> dict[str, int]:
     }
 
 
+@dataclass(frozen=True)
+class _Smote:
+    """What SMOTE needs besides the plan."""
+
+    features: list[str]
+    id_columns: tuple[str, ...]
+    k: int
+    seed: int
+    lenient: bool
+
+
+@dataclass
+class _Outcome:
+    """What pass 2 learns while it streams; complete once the stream has ended."""
+
+    warnings: list[str]
+    written: list[int] = field(default_factory=list)
+    knn: dict[str, str] = field(default_factory=dict)
+    smote_seconds: float = 0.0
+
+
 def _prepare_smote(
-    lf: pl.LazyFrame,
-    display: str,
+    pool: pl.DataFrame,
+    codes: np.ndarray,
+    grow: list[int],
     index: ClassIndex,
     plan: Plan,
-    label: str,
-    features: list[str],
-    id_columns: Sequence[str],
-    k: int,
-    seed: int,
-    lenient: bool,
-    warnings: list[str],
+    smote: _Smote,
+    outcome: _Outcome,
 ) -> list[SmoteClass]:
-    grow = [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
-    if not grow:
-        return []
-    values = index.values.gather(grow)
-    with reading(display):
-        pool = lf.filter(pl.col(label).is_in(values.implode())).collect()
-    codes = index.codes(pool[label])
+    """Neighbours and draws of every class to grow, from its rows (``pool``, input order)."""
+    started = time.perf_counter()
     out = []
     for i in grow:
-        rows = pool.filter(pl.Series(codes == i))
         sc = prepare_smote(
-            rows,
+            pool.filter(pl.Series(codes == i)),
             index.tokens[i],
             index.value(i),
             plan.after[i] - plan.before[i],
-            label,
-            features,
-            id_columns,
-            k,
-            seed,
-            drop_invalid=lenient,
+            index.label,
+            smote.features,
+            smote.id_columns,
+            smote.k,
+            smote.seed,
+            drop_invalid=smote.lenient,
         )
         if sc.left_out:
-            warnings.append(
+            outcome.warnings.append(
                 f"{sc.left_out} rows of class {sc.cls!r} with a null, NaN or infinite feature "
                 "were left out of the SMOTE seeds (--lenient)"
             )
+        outcome.knn[sc.cls] = sc.knn_method
         out.append(sc)
+    outcome.smote_seconds = time.perf_counter() - started
     return out
 
 
@@ -592,11 +599,12 @@ def _write(
     seed: int,
     chunk_size: int,
     drop_null_labels: bool,
-    smote_classes: list[SmoteClass],
+    smote: _Smote | None,
     progress: Progress | None,
-    shuffle: bool = False,
-) -> list[int]:
-    """Pass 2 (and SMOTE's synthetic rows) into ``path``; returns rows written per class."""
+    shuffle: bool,
+    outcome: _Outcome,
+) -> None:
+    """Pass 2 (and SMOTE's synthetic rows) into ``path``; fills ``outcome``."""
     kept = plan.before if plan.strategy == "smote" else plan.after
     selector = RowSelector(plan.classes, plan.before, kept, seed, plan.strategy)
     dictionaries: dict[str, list[str]] = {}
@@ -607,7 +615,6 @@ def _write(
                 pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
             ).collect()
         dictionaries = {c: found[c][0].to_list() for c in cats}
-    written: list[int] = []
     stop = threading.Event()
     frames = _output_frames(
         source,
@@ -618,9 +625,9 @@ def _write(
         selector,
         chunk_size,
         drop_null_labels,
-        smote_classes,
+        smote,
         progress,
-        written,
+        outcome,
         stop,
     )
     folder = None
@@ -633,9 +640,10 @@ def _write(
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-    if tuple(written) != plan.after:
-        raise RuntimeError(f"rows written per class {written} differ from the plan {plan.after}")
-    return written
+    if tuple(outcome.written) != plan.after:
+        raise RuntimeError(
+            f"rows written per class {outcome.written} differ from the plan {plan.after}"
+        )
 
 
 def _output_frames(
@@ -647,16 +655,25 @@ def _output_frames(
     selector: RowSelector,
     chunk_size: int,
     drop_null_labels: bool,
-    smote_classes: list[SmoteClass],
+    smote: _Smote | None,
     progress: Progress | None,
-    written: list[int],
+    outcome: _Outcome,
     stop: threading.Event,
 ) -> Iterator[pl.DataFrame]:
     """The output, in order, as frames of at most ``chunk_size`` rows.
 
-    ``written`` is filled with the rows written per class once the stream ends.
+    The rows of the classes SMOTE grows are kept as they stream by (they are the
+    pool), so the synthetic rows that follow the input need no second scan.
+    ``outcome`` is complete once the stream has ended.
     """
     label = index.label
+    grow = (
+        []
+        if smote is None
+        else [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
+    )
+    pool: list[pl.DataFrame] = []
+    pool_codes: list[np.ndarray] = []
     scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
     total = plan.rows_in
     done = 0
@@ -669,6 +686,11 @@ def _output_frames(
             except LookupError as exc:
                 raise DataError(f"{source.display} changed while it was read: {exc}") from None
             copies = selector.copies(codes)
+            if grow:
+                mine = np.isin(codes, grow)
+                if mine.any():
+                    pool.append(batch.filter(pl.Series(mine)))
+                    pool_codes.append(codes[mine])
             yield from expand(batch, copies, chunk_size)
             done += batch.height
             if progress:
@@ -676,6 +698,12 @@ def _output_frames(
     if not np.array_equal(selector.offsets, np.array(plan.before)):
         raise DataError(f"{source.display} changed while it was read (class counts differ)")
     counts = selector.written.copy()
+    smote_classes: list[SmoteClass] = []
+    if smote is not None and grow:
+        smote_classes = _prepare_smote(
+            pl.concat(pool), np.concatenate(pool_codes), grow, index, plan, smote, outcome
+        )
+        pool.clear()  # each class keeps its own rows
     for sc in smote_classes:
         i = plan.classes.index(sc.cls)
         for part in sc.batches(schema, chunk_size):
@@ -685,4 +713,4 @@ def _output_frames(
             counts[i] += part.height
             if progress:
                 progress("smote", int(counts[i] - plan.before[i]), sc.new_rows)
-    written[:] = [int(v) for v in counts]
+    outcome.written = [int(v) for v in counts]

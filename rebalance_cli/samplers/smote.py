@@ -123,6 +123,18 @@ class SmoteClass:
         return pl.DataFrame(cols)
 
 
+def check_class_size(cls: str, n: int, k: int, usable: bool = False) -> None:
+    """A class SMOTE grows needs k + 1 rows: each row and k neighbours."""
+    if n >= k + 1:
+        return
+    fits = f"--k-neighbors {n - 1} or lower" if n > 1 else "oversample for this class"
+    raise DataError(
+        f"class {cls!r} has {n}{' usable' if usable else ''} row{'s' if n != 1 else ''}; "
+        f"SMOTE with k={k} needs at least {k + 1}",
+        hint=f"use {fits}",
+    )
+
+
 def prepare_smote(
     pool: pl.DataFrame,
     cls: str,
@@ -159,14 +171,7 @@ def prepare_smote(
     if left_out:
         pool = pool.filter(pl.Series(~bad))
     n = pool.height
-    if n < k + 1:
-        fits = f"--k-neighbors {n - 1} or lower" if n > 1 else "oversample for this class"
-        usable = " usable" if left_out else ""
-        raise DataError(
-            f"class {cls!r} has {n}{usable} row{'s' if n != 1 else ''}; SMOTE with k={k} needs "
-            f"at least {k + 1}",
-            hint=f"use {fits}",
-        )
+    check_class_size(cls, n, k, usable=bool(left_out))
     x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
