@@ -20,7 +20,7 @@ from .errors import (
     RefusedError,
     UsageError,
 )
-from .pipeline import Distribution, inspect, rebalance
+from .pipeline import Distribution, inspect, rebalance, resample_frame
 from .plan import Plan, TargetSpec, make_plan, parse_target
 from .report import Report
 
@@ -46,4 +46,5 @@ __all__ = [
     "make_plan",
     "parse_target",
     "rebalance",
+    "resample_frame",
 ]

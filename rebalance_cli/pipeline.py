@@ -517,6 +517,79 @@ def rebalance(
         source.close()
 
 
+def resample_frame(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    strategy: str,
+    target: str | float | dict[str, int] | TargetSpec | None = "auto",
+    seed: int = 0,
+    k_neighbors: int = 5,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
+    drop_null_labels: bool = False,
+    lenient: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pl.DataFrame:
+    """Rebalance an in-memory frame; the same rows, in the same order, as ``rebalance``.
+
+    For notebooks, cross-validation folds and other engines: no file is read or
+    written. Errors are the exceptions of :mod:`rebalance_cli.errors`.
+    """
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+        )
+    if seed < 0:
+        raise UsageError(f"--seed must not be negative (got {seed})")
+    if k_neighbors < 1:
+        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    display = "<frame>"
+    _check_label(frame.schema, label, display)
+    lf = frame.lazy()
+    index = count_classes(lf, label, display)
+    drop_null_labels = drop_null_labels or lenient
+    if index.nulls and not drop_null_labels:
+        raise DataError(
+            f"label column {label!r} has {index.nulls} null value{'s' if index.nulls != 1 else ''}",
+            hint="pass drop_null_labels=True to leave those rows out",
+        )
+    if len(index) == 0:
+        raise DataError("the frame has no rows with a label")
+    plan = make_plan(index.pairs(), strategy, spec)
+    smote = None
+    if strategy == "smote":
+        feature_cols = resolve_features(frame.schema, label, features, exclude, id_columns)
+        for cls, n, t in zip(plan.classes, plan.before, plan.after, strict=True):
+            if t > n:
+                check_class_size(cls, n, k_neighbors)
+        smote = _Smote(feature_cols, tuple(id_columns or ()), k_neighbors, seed, lenient)
+    kept = plan.before if strategy == "smote" else plan.after
+    selector = RowSelector(plan.classes, plan.before, kept, seed, strategy)
+    outcome = _Outcome(warnings=[])
+    parts = list(
+        _output_frames(
+            display,
+            lf,
+            frame.schema,
+            index,
+            plan,
+            selector,
+            chunk_size,
+            drop_null_labels,
+            smote,
+            None,
+            outcome,
+            threading.Event(),
+        )
+    )
+    if not parts:
+        return frame.clear()
+    return pl.concat(parts, rechunk=True)
+
+
 def _row_counts(plan: Plan, nulls: int) -> dict[str, int]:
     """The report's row counts: the plan fixes them all before a row is written."""
     grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
@@ -617,7 +690,7 @@ def _write(
         dictionaries = {c: found[c][0].to_list() for c in cats}
     stop = threading.Event()
     frames = _output_frames(
-        source,
+        source.display,
         lf,
         schema,
         index,
@@ -647,7 +720,7 @@ def _write(
 
 
 def _output_frames(
-    source: Source,
+    display: str,
     lf: pl.LazyFrame,
     schema: pl.Schema,
     index: ClassIndex,
@@ -677,14 +750,14 @@ def _output_frames(
     scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
     total = plan.rows_in
     done = 0
-    with reading(source.display):
+    with reading(display):
         for batch in frame_batches(scan, chunk_size):
             if stop.is_set():
                 raise SinkStopped
             try:
                 codes = index.codes(batch[label])
             except LookupError as exc:
-                raise DataError(f"{source.display} changed while it was read: {exc}") from None
+                raise DataError(f"{display} changed while it was read: {exc}") from None
             copies = selector.copies(codes)
             if grow:
                 mine = np.isin(codes, grow)
@@ -696,7 +769,7 @@ def _output_frames(
             if progress:
                 progress("write", done, total)
     if not np.array_equal(selector.offsets, np.array(plan.before)):
-        raise DataError(f"{source.display} changed while it was read (class counts differ)")
+        raise DataError(f"{display} changed while it was read (class counts differ)")
     counts = selector.written.copy()
     smote_classes: list[SmoteClass] = []
     if smote is not None and grow:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rebalance_cli import make_plan, rebalance
+from rebalance_cli import make_plan, rebalance, resample_frame
 from tests.conftest import digest, mixed_frame, run_process
 
 BINARY = {"no": 900, "yes": 100}
@@ -463,3 +463,18 @@ def test_drop_null_labels(tmp_path):
     assert rep.rows["null_labels_dropped"] == 2
     assert rep.rows["dropped"] == 6
     assert any("null label" in w for w in rep.warnings)
+
+
+@pytest.mark.parametrize("strategy", ["undersample", "oversample", "smote"])
+def test_resample_frame_gives_the_rows_the_file_pipeline_writes(tmp_path, strategy):
+    df = mixed_frame({"a": 700, "b": 90, "c": 25}, seed=5)
+    src = tmp_path / "in.parquet"
+    df.write_parquet(src)
+    rebalance(src, tmp_path / "out.parquet", label="y", strategy=strategy, seed=11)
+    from_file = pl.read_parquet(tmp_path / "out.parquet")
+    in_memory = resample_frame(df, label="y", strategy=strategy, seed=11, chunk_size=97)
+    assert in_memory.schema == df.schema
+    assert in_memory.equals(from_file)
+    counts = dict(in_memory["y"].value_counts().iter_rows())
+    expected = 25 if strategy == "undersample" else 700
+    assert counts == {"a": expected, "b": expected, "c": expected}
