@@ -1,5 +1,6 @@
 # Every target installs what it needs into .venv first, so a fresh clone with
-# only Python 3.11+ is enough: `make demo`, `make test`.
+# only Python 3.11+ is enough: `make demo`, `make test`. The Spark tests also need
+# java on the PATH; without it they are skipped, with a message saying so.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)

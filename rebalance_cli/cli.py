@@ -6,6 +6,7 @@ errors into one line on stderr and the documented exit code.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -236,6 +237,28 @@ InferOpt = Annotated[
 ]
 
 
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="local, or spark (needs the [spark] extra and Java).")
+]
+MasterOpt = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark master URL (e.g. local[4]); with --engine spark."),
+]
+
+
+def _engine(engine: str, master: str | None, local: Callable[..., Any]) -> Callable[..., Any]:
+    """The local API function, or its Spark twin from rebalance_cli.spark (imported lazily)."""
+    if engine == "local":
+        if master is not None:
+            raise UsageError("--spark-master needs --engine spark")
+        return local
+    if engine != "spark":
+        raise UsageError(f"--engine {engine!r} is not an engine", hint="use local or spark")
+    from . import spark
+
+    return functools.partial(getattr(spark, f"{local.__name__}_spark"), master=master)
+
+
 @app.command("inspect")
 def inspect_cmd(
     data: DataArg,
@@ -250,6 +273,8 @@ def inspect_cmd(
     encoding: EncOpt = "utf8",
     infer_schema_length: InferOpt = 10_000,
     max_classes: MaxClassesOpt = DEFAULT_MAX_CLASSES,
+    engine: EngineOpt = "local",
+    spark_master: MasterOpt = None,
 ) -> None:
     """Show the class distribution of a label column.
 
@@ -258,7 +283,7 @@ def inspect_cmd(
     with _guarded():
         if max_ratio is not None and max_ratio < 1:
             raise UsageError(f"--max-ratio must be at least 1 (got {max_ratio})")
-        dist = inspect(
+        dist = _engine(engine, spark_master, inspect)(
             data,
             label,
             read=_read_options(input_format, separator, encoding, infer_schema_length),
@@ -384,6 +409,8 @@ def apply_cmd(
         typer.Option("--output-format", help="csv, tsv, parquet, ipc or ndjson; default: from -o."),
     ] = None,
     infer_schema_length: InferOpt = 10_000,
+    engine: EngineOpt = "local",
+    spark_master: MasterOpt = None,
 ) -> None:
     """Rebalance a file: undersample, oversample or SMOTE to the --target.
 
@@ -393,7 +420,7 @@ def apply_cmd(
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="use --report FILE instead")
         with _progress(not quiet and not as_json and output != "-") as progress:
-            result = rebalance(
+            result = _engine(engine, spark_master, rebalance)(
                 data,
                 output,
                 label=label,

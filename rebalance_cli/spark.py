@@ -205,12 +205,22 @@ def _labels(batch: pa.RecordBatch, label: str) -> tuple[pl.Series, np.ndarray | 
     return labels.filter(valid), valid.to_numpy()
 
 
-def _partition_id() -> int:
-    from pyspark import TaskContext
+def _map(df: DataFrame, body: Any, schema: Any) -> DataFrame:
+    """``mapInArrow`` over ``df`` with each row's partition id in a last column.
 
-    ctx = TaskContext.get()
-    assert ctx is not None, "called outside a Spark task"
-    return ctx.partitionId()
+    The id is ``spark_partition_id()`` of ``df``'s own partitions, the one pass 1
+    grouped by; the task's partition id would not be, once the result is in a union.
+    """
+    from pyspark.sql import functions as F
+
+    return df.withColumn(PID, F.spark_partition_id()).mapInArrow(body, schema)
+
+
+def _stamped(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """The batches of one partition without the partition-id column, with the id."""
+    for batch in batches:
+        if batch.num_rows:
+            yield int(batch.column(PID)[0].as_py()), batch.drop_columns([PID])
 
 
 def _changed(pid: int) -> RuntimeError:
@@ -283,11 +293,12 @@ class _Copies:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        pid = _partition_id()
-        sel = copy.copy(self.selector)
-        sel.offsets = self.starts[pid].copy()
-        sel.written = np.zeros_like(sel.written)
-        for batch in batches:
+        pid = -1
+        sel = copy.copy(self.selector)  # shares the thresholds; own counters below
+        for pid, batch in _stamped(batches):
+            if sel.offsets is self.selector.offsets:  # the partition's first batch
+                sel.offsets = self.starts[pid].copy()
+                sel.written = np.zeros_like(sel.written)
             labels, valid = _labels(batch, self.label)
             got = sel.copies(self.index.codes(labels))
             if valid is None:
@@ -301,7 +312,7 @@ class _Copies:
                 out = out.append_column(COPIES, pa.array(copies[keep].astype(np.int32)))
             if out.num_rows:
                 yield out
-        if not np.array_equal(sel.offsets, self.starts[pid] + self.per_partition[pid]):
+        if pid >= 0 and not np.array_equal(sel.offsets, self.starts[pid] + self.per_partition[pid]):
             raise _changed(pid)
 
 
@@ -317,9 +328,10 @@ class _Pool:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        pid = _partition_id()
-        offsets = self.starts[pid].copy()
-        for batch in batches:
+        offsets = None
+        for pid, batch in _stamped(batches):
+            if offsets is None:
+                offsets = self.starts[pid].copy()
             labels, valid = _labels(batch, self.label)
             codes = self.index.codes(labels)
             pos = class_positions(codes, offsets)
@@ -358,13 +370,14 @@ class _PartitionSmote:
     new_rows: np.ndarray  # (partitions, classes) synthetic rows to make
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        pid = _partition_id()
-        need = self.new_rows[pid] if pid < self.new_rows.shape[0] else None
+        pid = -1
+        need = None
         pool: list[pl.DataFrame] = []
         pool_codes: list[np.ndarray] = []
         schema = None
-        for batch in batches:
-            if need is None or not need.any():
+        for pid, batch in _stamped(batches):
+            need = self.new_rows[pid]
+            if not need.any():
                 continue
             schema = batch.schema
             labels, valid = _labels(batch, self.spec.label)
@@ -565,7 +578,7 @@ def resample_dataframe(
 
             out_schema = _with_fields(df, (COPIES, IntegerType()))
         body = _Copies(label, index, selector, layout.starts, layout.per_partition, explode)
-        frame = df.mapInArrow(body, out_schema)
+        frame = _map(df, body, out_schema)
         if explode:
             frame = frame.withColumn(
                 REPEAT, F.explode(F.array_repeat(F.lit(True), F.col(COPIES)))
@@ -614,7 +627,7 @@ def _driver_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list[in
     schema = _with_fields(df, (CODE, IntegerType()), (POS, LongType()))
     body = _Pool(smote.label, index, run.layout.starts, wanted)
     with _spark_errors("the SMOTE pool"):
-        pool = _collect(df.mapInArrow(body, schema)).sort(CODE, POS)
+        pool = _collect(_map(df, body, schema)).sort(CODE, POS)
     tables: list[pa.Table] = []
     for i in grow:
         part = pool.filter(pl.col(CODE) == i).drop(CODE, POS)
@@ -710,7 +723,7 @@ def _partition_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list
             "same partition only), so they differ from the local engine's; the counts are exact"
         )
     body = _PartitionSmote(index, smote, new_rows)
-    return df.mapInArrow(body, df.schema)
+    return _map(df, body, df.schema)
 
 
 def _bad(col: Any, dtype: Any) -> Any:
