@@ -105,8 +105,10 @@ def get_session(master: str | None = None) -> tuple[SparkSession, bool]:
     if active is not None:
         return active, False
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("rebalance").config(
-        "spark.ui.showConsoleProgress", "false"
+    builder = (
+        SparkSession.builder.appName("rebalance")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
     )
     if master:
         builder = builder.master(master)

@@ -100,12 +100,8 @@ def local(path: Path, **kw) -> pl.DataFrame:
 @pytest.mark.parametrize("partitions", [1, 4, 8])
 @pytest.mark.parametrize(
     ("strategy", "target"),
-    [
-        ("undersample", "auto"),
-        ("undersample", "0.5"),
-        ("oversample", "auto"),
-        ("oversample", "0.3"),
-    ],
+    # 0.3 grows b by q=1 plus 400 extra rows, and c by q=15: both parts of the copy rule
+    [("undersample", "auto"), ("oversample", "0.3")],
 )
 def test_same_rows_as_local(spark, data, partitions, strategy, target):
     from rebalance_cli.spark import resample_spark
@@ -485,29 +481,13 @@ def test_cli_dry_run_and_inspect(spark, cli, data, tmp_path):
     assert res.code == 6
 
 
-def test_a_real_process_starts_and_stops_its_own_spark(spark, data, tmp_path):
-    out = tmp_path / "p.parquet"
+def test_a_real_process_starts_and_stops_its_own_spark(spark, data):
+    # The in-process tests share the session above; this one makes its own (one JVM start).
     res = run_process(
-        "apply",
-        str(data),
-        "-l",
-        "y",
-        "-s",
-        "undersample",
-        "--seed",
-        "3",
-        "-o",
-        str(out),
-        "--engine",
-        "spark",
-        "--spark-master",
-        "local[1]",
-        "--json",
-    )
+        "apply", str(data), "-l", "y", "-s", "undersample", "--seed", "3",
+        "--dry-run", "--json", "--engine", "spark", "--spark-master", "local[1]",
+    )  # fmt: skip
     assert res.code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["engine"]["master"] == "local[1]"
-    got = pl.read_parquet(out / "*.parquet").with_columns(
-        pl.col("seen_at").dt.replace_time_zone(None)
-    )
-    assert got.equals(local(data, strategy="undersample", seed=3))
+    assert doc["plan"]["after"] == {"a": 60, "b": 60, "c": 60}
