@@ -36,6 +36,7 @@ import secrets
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -65,6 +66,11 @@ from .samplers import RowSelector, check_class_size, prepare_smote
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+
+# pyspark 4 warns about pandas 3 on every Arrow job; this engine hands it Arrow, not pandas.
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 PID = "__rebalance_partition__"
 CODE = "__rebalance_class__"
@@ -721,11 +727,16 @@ def _partition_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list
         run.warnings.append(
             f"class {token!r} ({plan.before[i]:,} rows) is over the SMOTE driver limit "
             f"({SMOTE_DRIVER_ROWS_CONF}): its {plan.after[i] - plan.before[i]:,} synthetic "
-            f"rows were made within {int((alloc > 0).sum())} partitions (neighbours from the "
-            "same partition only), so they differ from the local engine's; the counts are exact"
+            f"rows were made within {_plural(int((alloc > 0).sum()), 'partition')} "
+            "(neighbours from the same partition only), so they differ from the local "
+            "engine's; the counts are exact"
         )
     body = _PartitionSmote(index, smote, new_rows)
     return _map(df, body, df.schema)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _bad(col: Any, dtype: Any) -> Any:
@@ -1029,6 +1040,11 @@ def rebalance_spark(
                 display=name,
             )
         plan = run.plan
+        if not created and master and master != spark.sparkContext.master:
+            run.warnings.append(
+                f"--spark-master {master} was ignored: the active Spark session runs on "
+                f"{spark.sparkContext.master}"
+            )
         schema = polars_schema(df)
         parameters: dict[str, Any] = {
             "target": plan.target.to_json(),
