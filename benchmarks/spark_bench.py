@@ -163,7 +163,7 @@ def main() -> None:
     lines += [
         "",
         "Spark is slower on one machine, as expected: every row crosses from the JVM to a Python "
-        "worker and back (Arrow batches of 10,000 rows) to get its key, and the rows are read "
+        "worker and back (Arrow batches of 65,536 rows) to get its key, and the rows are read "
         "twice (counts, then selection). What it buys is that the same plan and the same rows "
         "come out when the input is spread over many machines.",
         "",
