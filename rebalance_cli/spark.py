@@ -55,7 +55,6 @@ from .pipeline import (
     DEFAULT_MAX_OUTPUT_ROWS,
     Distribution,
     _check_label,
-    _row_counts,
     label_warnings,
     resolve_features,
 )
@@ -592,7 +591,9 @@ def resample_dataframe(
                 REPEAT, F.explode(F.array_repeat(F.lit(True), F.col(COPIES)))
             ).drop(COPIES, REPEAT)
         run.frame = frame
-        engine["oversample"] = "explode of per-row copies" if explode else None
+        engine["selection"] = (
+            "explode of per-row copy counts" if explode else "filter (each row kept 0 or 1 time)"
+        )
         return run
 
     smote = _SmoteSpec(
@@ -791,6 +792,24 @@ def resample_spark(
 # --------------------------------------------------------------------------- files
 
 
+_IGNORED = frozenset({"chunk_size", "progress", "settings"})
+_UNSET: tuple[Any, ...] = (None, False, "none", "keep")
+
+
+def row_counts(plan: Plan, nulls: int) -> dict[str, int]:
+    """The report's row counts (the local report's fields), fixed by the plan."""
+    grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
+    cut = sum(max(0, b - a) for a, b in zip(plan.after, plan.before, strict=True))
+    return {
+        "read": plan.rows_in + nulls,
+        "written": plan.rows_out,
+        "synthetic": grown if plan.strategy == "smote" else 0,
+        "dropped": cut + nulls,
+        "duplicated": 0 if plan.strategy == "smote" else grown,
+        "null_labels_dropped": nulls,
+    }
+
+
 class _Files:
     """Hadoop FileSystem calls through the driver's JVM: local paths, s3a://, hdfs://, ..."""
 
@@ -959,17 +978,24 @@ def rebalance_spark(
     command: list[str] | None = None,
     master: str | None = None,
     smote_driver_rows: int | None = None,
-    **_local_only: Any,
+    **local_only: Any,
 ) -> Report:
     """``rebalance`` with Spark: a folder of part files at ``output``, written atomically.
 
     The rows go to a hidden folder beside ``output``, their class counts are
     read back and checked against the plan, and the folder is renamed into
     place; an existing ``output`` is refused unless ``force``. The JSON report
-    is written by the driver. Options of the local engine only (``chunk_size``,
-    ``progress``) are accepted and ignored.
+    is written by the driver. ``chunk_size`` and ``progress`` (local engine
+    only) are accepted and ignored; any other local-only option that is set is
+    a usage error rather than silently ignored.
     """
     started = time.perf_counter()
+    unsupported = [
+        k for k, v in local_only.items() if k not in _IGNORED and v not in _UNSET and v != ()
+    ]
+    if unsupported:
+        flag = "--" + unsupported[0].replace("_", "-")
+        raise UsageError(f"{flag} is not supported with --engine spark")
     if shuffle:
         raise UsageError("--shuffle is not supported with --engine spark")
     if output is None and not dry_run:
@@ -1082,7 +1108,7 @@ def rebalance_spark(
             plan=plan.to_dict(),
             counts_before=dict(zip(plan.classes, plan.before, strict=True)),
             counts_after=dict(zip(plan.classes, plan.after, strict=True)),
-            rows=_row_counts(plan, run.nulls),
+            rows=row_counts(plan, run.nulls),
             output=None,
             timings=run.timings,
             warnings=run.warnings,

@@ -416,6 +416,18 @@ def test_cli_errors(spark, cli, data, tmp_path, extra, code, message):
     assert listing(tmp_path) == set()
 
 
+def test_local_only_options_are_refused_not_ignored(spark, data, tmp_path):
+    from rebalance_cli.spark import rebalance_spark
+
+    out = tmp_path / "o.parquet"
+    with pytest.raises(UsageError, match="--test-size is not supported with --engine spark"):
+        rebalance_spark(data, out, label="y", strategy="undersample", test_size=0.2)
+    report = rebalance_spark(
+        data, out, label="y", strategy="undersample", seed=1, chunk_size=10, progress=print
+    )
+    assert report.counts_after == {"a": 60, "b": 60, "c": 60}
+
+
 def test_cli_io_errors(spark, cli, data, tmp_path):
     res = cli(
         "apply",
