@@ -43,6 +43,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     command: list[str] | None = None
     dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # groups, bags, split, settings
 
     @property
     def seed(self) -> int:
@@ -66,6 +67,7 @@ class Report:
             "output": self.output,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "warnings": self.warnings,
+            **self.extra,
         }
 
     def to_json(self) -> str:
