@@ -232,7 +232,13 @@ class Distribution:
             "imbalance_ratio": (
                 None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
             ),
+            "class_weights": self.balanced_weights(),
         }
+
+    def balanced_weights(self) -> dict[str, float]:
+        """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), for a trainer."""
+        total, k = sum(self.counts), len(self.counts)
+        return {c: total / (k * n) for c, n in zip(self.classes, self.counts, strict=True)}
 
 
 def inspect(
