@@ -71,14 +71,33 @@ def resolve(ctx: typer.Context, command: str, config: ConfigFile) -> dict[str, d
     Returns, for every option, its effective value and where it came from:
     ``flag``, ``env:NAME``, ``config:PATH`` or ``default``.
     """
-    table = dict(config.tables.get(command, {}))
     params = {p.name: p for p in ctx.command.params if p.name and p.name not in NOT_SETTINGS}
-    unknown = sorted(set(table) - set(params))
+    # keys: the long flag names (json, k-neighbors, lenient) or the parameter names
+    keys: dict[str, tuple[str, bool]] = {}
+    for name, p in params.items():
+        keys[name] = (name, False)
+        for opt in p.opts:
+            if opt.startswith("--"):
+                keys[opt[2:].replace("-", "_")] = (name, False)
+        for opt in getattr(p, "secondary_opts", ()):
+            if opt.startswith("--"):
+                keys[opt[2:].replace("-", "_")] = (name, True)
+    table: dict[str, Any] = {}
+    unknown = []
+    for key, value in config.tables.get(command, {}).items():
+        if key not in keys:
+            unknown.append(key)
+            continue
+        name, negate = keys[key]
+        table[name] = (not value) if negate and isinstance(value, bool) else value
     if unknown:
-        known = ", ".join(sorted(n.replace("_", "-") for n in params))
+        known = ", ".join(
+            sorted({max(p.opts, key=len).lstrip("-") for p in params.values()} | {"lenient"})
+        )
         raise UsageError(
-            f"the config file {config.path} has an unknown key {unknown[0]!r} in [{command}]",
-            hint=f"the [{command}] keys are: {known}",
+            f"the config file {config.path} has an unknown key "
+            f"{unknown[0].replace('_', '-')!r} in [{command}]",
+            hint=f"the [{command}] keys are the long option names: {known}",
         )
     settings: dict[str, dict[str, Any]] = {}
     for name, param in params.items():

@@ -691,7 +691,7 @@ def _prepare(
         parameters.update(by=by_cols, group_policy=group_policy)
         extra["groups"] = [g.to_dict() for g in cellplan.groups]
     if split is not None:
-        parameters["test_size"] = str(test_share)
+        parameters["test_size"] = float(test_share)
     return _Prepared(pass2, cellplan, parameters, warnings, extra, out_schema)
 
 
@@ -928,7 +928,7 @@ def rebalance(
             extra["settings"] = settings
         if p2.split is not None:
             extra["split"] = {
-                "test_size": str(test_share),
+                "test_size": float(test_share) if test_share is not None else None,
                 "path": None if test_output is None else str(test_output),
                 "format": test_fmt,
                 "counts": per_class(layout, p2.split.counts),
@@ -1370,7 +1370,11 @@ def _write(
         raise RuntimeError(
             f"rows written per cell {outcome.written} differ from the plan {p2.after}"
         )
-    if split is not None and tuple(int(v) for v in split.written or ()) != split.counts:
+    if (
+        split is not None
+        and split.written is not None
+        and tuple(int(v) for v in split.written) != split.counts
+    ):
         raise RuntimeError(f"test rows {split.written} differ from the plan {split.counts}")
 
 
