@@ -1007,6 +1007,9 @@ def rebalance(
                 if p2.smote is not None:
                     timings["smote_prepare"] = outcome.smote_seconds
                     parameters["knn"] = outcome.knn
+                    parameters["categorical"] = [
+                        c for c in p2.smote.categorical if c in outcome.categorical
+                    ]
                 report.counts_after = per_class(layout, outcome.written)
                 report.output = {
                     "path": out_str,
@@ -1271,6 +1274,7 @@ class _Outcome:
     warnings: list[str]
     written: list[int] = field(default_factory=list)
     knn: dict[str, str] = field(default_factory=dict)
+    categorical: set[str] = field(default_factory=set)
     smote_seconds: float = 0.0
 
 
@@ -1307,6 +1311,7 @@ def _prepare_smote(
                 "were left out of the SMOTE seeds (--lenient)"
             )
         outcome.knn[shown.replace("\x1f", " ")] = sc.knn_method
+        outcome.categorical.update(sc.categorical)
         out.append(sc)
     outcome.smote_seconds = time.perf_counter() - started
     return out

@@ -105,6 +105,7 @@ class SmoteClass:
     tie_bases: dict[str, np.uint64]
     left_out: int = 0
     knn_method: str = "kd-tree"
+    categorical: tuple[str, ...] = ()  # the categorical columns the distance used
     integers: dict[str, np.ndarray] = field(default_factory=dict)
 
     def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
@@ -223,18 +224,21 @@ def prepare_smote(
         hot = spread / math.sqrt(2.0)
         for c in categorical:
             codes = _value_codes(pool[c])
-            width = int(codes.max()) + 1 if n else 1
-            if width > CATEGORY_LIMIT:
-                msg = (
-                    f"column {c!r} has {width} distinct values in class {cls!r}, more than "
-                    f"{CATEGORY_LIMIT}; one-hot it would cost {width} columns per row"
+            width = int(codes.max()) + 1 if n else 1  # code 0 is kept for null
+            distinct = pool[c].n_unique()
+            if width > CATEGORY_LIMIT and named_categorical:
+                raise DataError(
+                    f"column {c!r} has {distinct} distinct values in class {cls!r}, more than "
+                    f"{CATEGORY_LIMIT}; one-hot it would cost {distinct} columns per row",
+                    hint="leave it out of --categorical",
                 )
-                if named_categorical:
-                    raise DataError(msg, hint="leave it out of --categorical")
+            if not named_categorical and (distinct > CATEGORY_LIMIT or 2 * distinct > n):
+                # an identifier or free text, not a category
                 if warnings is not None:
                     warnings.append(
-                        msg + "; it was left out of the distance (it still takes the most "
-                        "frequent value among the neighbours)"
+                        f"column {c!r} has {distinct} distinct values in {n} rows of class "
+                        f"{cls!r}: it looks like an identifier or free text and was left out "
+                        "of the SMOTE-NC distance (name it with --categorical to use it)"
                     )
                 continue
             block = np.zeros((n, width))
@@ -282,5 +286,6 @@ def prepare_smote(
         tie_bases=tie_bases,
         left_out=left_out,
         knn_method=knn_method if not used else f"{knn_method}, SMOTE-NC over {', '.join(used)}",
+        categorical=tuple(used),
         integers={f: pool[f].to_numpy() for f in features if pool[f].dtype.is_integer()},
     )
