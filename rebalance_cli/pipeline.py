@@ -691,7 +691,7 @@ def _prepare(
         parameters.update(by=by_cols, group_policy=group_policy)
         extra["groups"] = [g.to_dict() for g in cellplan.groups]
     if split is not None:
-        parameters["test_size"] = float(test_share)
+        parameters["test_size"] = float(split.share)
     return _Prepared(pass2, cellplan, parameters, warnings, extra, out_schema)
 
 
@@ -1010,6 +1010,8 @@ def rebalance(
                     parameters["categorical"] = [
                         c for c in p2.smote.categorical if c in outcome.categorical
                     ]
+                    if outcome.left_out_columns:
+                        parameters["categorical_left_out"] = outcome.left_out_columns
                 report.counts_after = per_class(layout, outcome.written)
                 report.output = {
                     "path": out_str,
@@ -1275,6 +1277,7 @@ class _Outcome:
     written: list[int] = field(default_factory=list)
     knn: dict[str, str] = field(default_factory=dict)
     categorical: set[str] = field(default_factory=set)
+    left_out_columns: dict[str, str] = field(default_factory=dict)
     smote_seconds: float = 0.0
 
 
@@ -1302,7 +1305,7 @@ def _prepare_smote(
             categorical=smote.categorical,
             named_categorical=smote.named_categorical,
             scale=smote.scale,
-            warnings=outcome.warnings,
+            left_out_columns=outcome.left_out_columns,
         )
         shown = layout.classes[i] if layout.groups[i] is None else layout.names[i]
         if sc.left_out:

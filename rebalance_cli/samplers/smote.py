@@ -171,7 +171,7 @@ def prepare_smote(
     categorical: Sequence[str] = (),
     named_categorical: bool = False,
     scale: str = "none",
-    warnings: list[str] | None = None,
+    left_out_columns: dict[str, str] | None = None,
 ) -> SmoteClass:
     """Validate one class's pool, find its neighbours, and set up its draws.
 
@@ -234,11 +234,10 @@ def prepare_smote(
                 )
             if not named_categorical and (distinct > CATEGORY_LIMIT or 2 * distinct > n):
                 # an identifier or free text, not a category
-                if warnings is not None:
-                    warnings.append(
-                        f"column {c!r} has {distinct} distinct values in {n} rows of class "
-                        f"{cls!r}: it looks like an identifier or free text and was left out "
-                        "of the SMOTE-NC distance (name it with --categorical to use it)"
+                if left_out_columns is not None:
+                    left_out_columns[c] = (
+                        f"{distinct} distinct values in {n} rows of class {cls!r}: an identifier "
+                        "or free text, not a category (name it with --categorical to use it)"
                     )
                 continue
             block = np.zeros((n, width))
