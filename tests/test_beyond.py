@@ -693,3 +693,41 @@ def test_missing_config_file_and_missing_label(tmp_path, write_data, cli):
     res = cli("apply", src, "-s", "undersample", "-o", tmp_path / "o.csv")
     assert res.code == 2
     assert "missing option --label" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args,code,fragment",
+    [
+        (
+            ["-s", "undersample", "--by", "zz"],
+            3,
+            "--by names column 'zz', which is not in the input",
+        ),
+        (["-s", "undersample", "--by", "y"], 2, "--by names the label column 'y'"),
+        (["-s", "oversample", "--shrinkage", "-1"], 2, "--shrinkage must be 0 or more"),
+        (["-s", "undersample", "--bags", "0", "-o", "{bag}.csv"], 2, "--bags must be at least 1"),
+        (
+            ["-s", "undersample", "--test-size", "abc", "--test-output", "t.csv"],
+            2,
+            "--test-size 'abc' is not a number",
+        ),
+        (
+            ["-s", "undersample", "--group-policy", "skip"],
+            2,
+            "--group-policy 'skip' is not a policy",
+        ),
+        (["-s", "smote", "--scale", "minmax"], 2, "--scale 'minmax' is not a scaling"),
+        (["-s", "hybrid", "-t", "50", "--grow-with", "copy"], 2, "--grow-with 'copy' is not a way"),
+        (["-s", "smote", "--categorical", "nope"], 3, "--categorical names column 'nope'"),
+        (["-s", "undersample", "-t", "balanced"], 2, "--target balanced is a class-weight target"),
+    ],
+)
+def test_new_flags_fail_cleanly(tmp_path, write_data, cli, monkeypatch, args, code, fragment):
+    src = write_data(mixed_frame({"a": 90, "b": 12}), "in.csv")
+    monkeypatch.chdir(tmp_path)
+    before = listing(tmp_path)
+    res = cli("apply", src, "-l", "y", "-o", "o.csv", *args)
+    assert res.code == code, res.stderr
+    assert fragment in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert listing(tmp_path) == before
