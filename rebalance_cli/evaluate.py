@@ -133,10 +133,20 @@ def decide(
         raise ValueError("the score table needs at least one strategy besides 'none'")
     winners = [s for s in gains if repeats >= 2 and gains[s] > noise[s]]
     losers = [s for s in gains if repeats >= 2 and -gains[s] > noise[s]]
-    best = max(gains, key=lambda s: (gains[s], -noise[s]))
+    # a strategy that scores exactly as none (none+threshold on a ranking metric) says nothing
+    moved = [s for s in gains if list(repeat_means[s]) != list(repeat_means["none"])] or list(gains)
+    best = max(moved, key=lambda s: (gains[s], -noise[s]))
     recommended: str | None = None
     if winners:
         recommended = max(winners, key=lambda s: gains[s])
+        free = "none+threshold"
+        if recommended != free and free in winners:
+            # the untouched model with a moved threshold costs nothing: prefer it when the
+            # best is not better than it beyond the noise
+            _, sd_best = _mean_sd(repeat_means[recommended])
+            _, sd_free = _mean_sd(repeat_means[free])
+            if gains[recommended] - gains[free] <= 2.0 * float(np.hypot(sd_best, sd_free)):
+                recommended = free
         mean = base_mean + sign * gains[recommended]
         text = (
             f"Use {recommended}: {name} {mean:.3f} against {base_mean:.3f} for none "
@@ -146,6 +156,8 @@ def decide(
         others = [s for s in winners if s != recommended]
         if others:
             text += f" Also above the noise: {', '.join(others)}."
+        if recommended == "none+threshold" and others:
+            text += " The moved threshold is within noise of the best and needs no resampling."
     elif repeats < 2:
         text = (
             f"With one repeat the noise cannot be measured, so no strategy is named; "
@@ -274,6 +286,7 @@ def stratified_sample(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     """Sorted row indices of a seeded stratified sample of at most ``max_rows`` rows.
 
     Each class keeps its share (largest remainder), and at least one row.
+
     """
     n = y.size
     if n <= max_rows:
@@ -285,6 +298,9 @@ def stratified_sample(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     if short > 0:
         order = np.argsort(-(exact - np.floor(exact)), kind="stable")
         take[order[:short]] += 1
+    while short < 0:  # the one-row floors overshot: trim the largest classes
+        take[int(np.argmax(take))] -= 1
+        short += 1
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3]))
     parts = []
     for cls, k in zip(classes, take, strict=True):
@@ -763,10 +779,11 @@ def check_feasible(
                     f"training fold; SMOTE with k={k_neighbors} needs at least {k_neighbors + 1}",
                     hint=f"use {fits}, or leave smote out of --strategies",
                 )
-    test_min = m // folds
+    test_min, test_max = m // folds, -(-m // folds)
     if test_min < 5:
+        per_test = f"{test_min}" if test_min == test_max else f"{test_min}-{test_max}"
         warnings.append(
-            f"class {classes[minority]!r} has only {test_min}-{-(-m // folds)} rows per test fold "
+            f"class {classes[minority]!r} has only {per_test} rows per test fold "
             f"({train_min} per training fold): the scores will be noisy"
         )
     return warnings

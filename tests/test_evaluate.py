@@ -208,7 +208,7 @@ def test_smote_needs_k_plus_one_rows_per_training_fold(cli, write_data) -> None:
     # without smote the same data runs, with a warning on the tiny test folds
     res = cli("evaluate", path, "-l", "y", "--strategies", "oversample", "--repeats", "2")
     assert res.code == 0, res.stderr
-    assert "warning: class 'b' has only 2-2 rows per test fold (8 per training fold)" in res.stdout
+    assert "warning: class 'b' has only 2 rows per test fold (8 per training fold)" in res.stdout
 
 
 def test_other_refusals(cli, write_data) -> None:
@@ -319,6 +319,7 @@ def test_max_rows_takes_a_stratified_sample_and_says_so(cli, write_data) -> None
     )
     assert res.code == 0, res.stderr
     assert "sampled: a seeded stratified sample of 300 of 1,000 rows (--max-rows 300)" in res.stdout
+    assert res.stderr == ""  # no progress bar outside a terminal
     assert "(a 270, b 30)" in res.stdout
     doc = json.loads(
         cli(
@@ -357,6 +358,8 @@ def test_stratified_sample_keeps_shares_and_is_seeded() -> None:
     assert np.bincount(y[idx]).tolist() == [70, 29, 1]
     assert np.array_equal(idx, stratified_sample(y, 100, seed=5))
     assert not np.array_equal(idx, stratified_sample(y, 100, seed=6))
+    tiny = np.repeat([0, 1, 2, 3], [97, 1, 1, 1])
+    assert np.bincount(tiny[stratified_sample(tiny, 10, seed=1)]).tolist() == [7, 1, 1, 1]
     assert np.all(np.diff(idx) > 0)
 
 
@@ -521,10 +524,27 @@ def test_verdict_loss() -> None:
     v = decide(table, "roc_auc")
     assert v.recommended is None
     assert v.text.startswith(
-        "Nothing beats none on ROC-AUC: every strategy scores the same or worse"
+        "Nothing beats none on ROC-AUC: every strategy scores the same or worse "
+        "(best: oversample, -0.003)."  # none+threshold ranks as none: it is not named
     )
     assert v.text.endswith("Worse than none by more than 2 standard deviations: undersample.")
     assert v.calibration == "Calibration: no Brier scores to compare."
+
+
+def test_verdict_prefers_the_moved_threshold_when_it_is_as_good() -> None:
+    table = {
+        "none": [0.20, 0.21, 0.20],
+        "none+threshold": [0.50, 0.51, 0.50],
+        "smote": [0.51, 0.52, 0.50],  # +0.007 over the threshold: noise
+        "undersample": [0.45, 0.46, 0.45],
+    }
+    v = decide(table, "f1", {"none": 0.04, "none+threshold": 0.04, "smote": 0.09})
+    assert v.recommended == "none+threshold"
+    assert "Also above the noise: smote, undersample." in v.text
+    assert v.text.endswith("needs no resampling.")
+    assert "no calibration cost" in v.calibration
+    table["smote"] = [0.60, 0.61, 0.60]  # now clearly better than the moved threshold
+    assert decide(table, "f1").recommended == "smote"
 
 
 def test_verdict_lower_is_better_and_single_repeat() -> None:
