@@ -22,7 +22,6 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -718,6 +717,8 @@ class EvaluationResult:
 
 
 def versions() -> dict[str, str]:
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for dist in ("rebalance-cli", "polars", "numpy", "scikit-learn", "pyarrow"):
         try:

@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:  # rich is imported when something is drawn (start-up time)
+    from rich.console import Console
 
 from .evaluate import (
     CLASSIFIERS,
@@ -131,6 +132,8 @@ def _aligned(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_rich(result: EvaluationResult, console: Console) -> None:
+    from rich.table import Table
+
     for line in _header(result):
         console.print(line)
     table = Table(
@@ -163,13 +166,14 @@ def render_rich(result: EvaluationResult, console: Console) -> None:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from .cli import _stderr_is_terminal
 
     if not enabled or not _stderr_is_terminal():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     console = Console(stderr=True, highlight=False)
     bar = Progress(
         "fitting",
@@ -200,8 +204,8 @@ def evaluate_cmd(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)],
     label: Annotated[
-        str, typer.Option("--label", "-l", help="The class column.", show_default=False)
-    ],
+        str | None, typer.Option("--label", "-l", help="The class column.", show_default=False)
+    ] = None,
     strategies: Annotated[
         str,
         typer.Option(
@@ -259,6 +263,14 @@ def evaluate_cmd(
         int,
         typer.Option("--infer-schema-length", help="CSV/NDJSON rows used to infer types; 0: all."),
     ] = 10_000,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="TOML settings file (an [evaluate] table); default ./rebalance.toml.",
+            envvar="REBALANCE_CONFIG",
+        ),
+    ] = None,
     resample_before_split: Annotated[
         bool, typer.Option("--debug-resample-before-split", hidden=True)
     ] = False,
@@ -267,39 +279,50 @@ def evaluate_cmd(
 
     Example: rebalance evaluate train.csv -l y --classifier hgb --seed 7
     """
-    from .cli import _command_line, _guarded, _read_options, _split
+    from .cli import COMMANDS, _command_line, _guarded, _read_options, _split
+    from .config import load_config, require, resolve
     from .errors import UsageError
     from .io import AtomicFile, check_target
 
     with _guarded():
-        if strategies.strip() == "":
+        settings = resolve(ctx, "evaluate", load_config(config, COMMANDS))
+        o = {k: v["value"] for k, v in settings.items()}
+        label = require(settings, "label", "--label", "evaluate")
+        if str(o["strategies"]).strip() == "":
             raise UsageError(
                 "--strategies names no strategy", hint=f"choose from {', '.join(STRATEGIES)}"
             )
+        report = o["report"]
         target = None
         if report is not None:
             inputs = [Path(data)] if data != "-" else []
-            target = check_target(report, force, inputs, "report")
-        with _progress(not quiet) as progress:
+            target = check_target(report, o["force"], inputs, "report")
+        with _progress(not o["quiet"]) as progress:
             result = evaluate(
                 data,
                 label=label,
-                strategies=strategies,
-                classifier=classifier,
-                folds=folds,
-                repeats=repeats,
-                metric=metric,
-                seed=seed,
-                max_rows=max_rows,
-                k_neighbors=k_neighbors,
-                exclude=_split(exclude) or (),
-                drop_null_labels=drop_null_labels,
-                read=_read_options(input_format, separator, "utf8", infer_schema_length),
+                strategies=o["strategies"],
+                classifier=o["classifier"],
+                folds=o["folds"],
+                repeats=o["repeats"],
+                metric=o["metric"],
+                seed=o["seed"],
+                max_rows=o["max_rows"],
+                k_neighbors=o["k_neighbors"],
+                exclude=_split(o["exclude"]) or (),
+                drop_null_labels=o["drop_null_labels"],
+                read=_read_options(
+                    o["input_format"], o["separator"], "utf8", o["infer_schema_length"]
+                ),
                 progress=progress,
-                resample_before_split=resample_before_split,
+                resample_before_split=o["resample_before_split"],
                 command=_command_line(ctx),
             )
-        doc = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        as_json = o["as_json"]
+        doc = (
+            json.dumps({**result.to_dict(), "settings": settings}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
         if report is not None:
             sink = AtomicFile(target, what="report")
             try:
@@ -313,6 +336,8 @@ def evaluate_cmd(
                 sys.stderr.write(f"rebalance: warning: {warning}\n")
             sys.stdout.write(doc)
         elif _stdout_is_terminal():
+            from rich.console import Console
+
             render_rich(result, Console(highlight=False))
         else:
             sys.stdout.write(render_plain(result))

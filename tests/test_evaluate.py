@@ -626,3 +626,27 @@ def test_readme_example_runs(cli) -> None:
     assert res.code == 0, res.stderr
     assert "verdict (average_precision): " in res.stdout
     assert "excluded columns: ticket_id (id-like), created_at (datetime)" in res.stdout
+
+
+def test_settings_come_from_the_config_file(cli, write_data, tmp_path: Path, monkeypatch) -> None:
+    path = write_data(numeric_frame(60, 20), "d.csv")
+    (tmp_path / "rebalance.toml").write_text(
+        '[evaluate]\nlabel = "y"\nfolds = 2\nrepeats = 2\nstrategies = ["smote"]\nseed = 4\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    res = cli("evaluate", path, "--json", "--folds", "3")
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert (doc["protocol"]["folds"], doc["protocol"]["repeats"], doc["protocol"]["seed"]) == (
+        3,
+        2,
+        4,
+    )
+    assert [s["name"] for s in doc["strategies"]] == [*ALWAYS, "smote"]
+    assert doc["settings"]["folds"] == {"value": 3, "source": "flag"}
+    assert doc["settings"]["label"] == {"value": "y", "source": "config:rebalance.toml"}
+    (tmp_path / "rebalance.toml").unlink()
+    res = cli("evaluate", path)
+    assert res.code == 2
+    assert res.stderr.startswith("rebalance: usage error: missing option --label")
