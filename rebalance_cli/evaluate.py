@@ -34,6 +34,7 @@ from .pipeline import reading, resample_frame
 SCHEMA_VERSION = 1
 DEFAULT_MAX_ROWS = 200_000
 DEFAULT_METRIC = "average_precision"
+MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuous column
 MAX_CATEGORIES = 50  # one-hot columns per categorical feature (the most frequent in training)
 
 ALWAYS = ("none", "none+threshold", "class-weight")
@@ -363,6 +364,12 @@ def _load(
         if source is not None:
             source.close()
     y, classes = _class_codes(frame[label])
+    if len(classes) > MAX_CLASSES:
+        raise DataError(
+            f"label column {label!r} has {len(classes):,} distinct values, more than "
+            f"{MAX_CLASSES:,}",
+            hint="it looks like an id or a continuous column; evaluate needs class labels",
+        )
     counts = tuple(int(c) for c in np.bincount(y, minlength=len(classes)))
     if len(classes) < 2:
         raise DataError(

@@ -221,6 +221,12 @@ def test_other_refusals(cli, write_data) -> None:
     res = cli("evaluate", path, "--label", "y", "--classifier", "svm")
     assert res.code == 2
     assert res.stderr.startswith("rebalance: usage error: unknown classifier 'svm'")
+    many = pl.DataFrame({"x": np.arange(1200.0), "y": np.arange(1200)})
+    res = cli("evaluate", write_data(many, "many.csv"), "--label", "y")
+    assert res.code == 3
+    assert res.stderr.startswith(
+        "rebalance: data error: label column 'y' has 1,200 distinct values, more than 1,000"
+    )
     res = cli("evaluate", path, "--label", "target")
     assert res.code == 3
     assert res.stderr.startswith("rebalance: data error: label column 'target' is not in")
