@@ -555,6 +555,12 @@ def apply_cmd(
             _render_report(result, _stderr())
 
 
+# `evaluate` lives in its own module; it imports the helpers above when it runs.
+from .evaluate_cli import evaluate_cmd  # noqa: E402
+
+app.command("evaluate")(evaluate_cmd)
+
+
 def main() -> None:
     """Entry point of the `rebalance` script."""
     app(prog_name="rebalance")
