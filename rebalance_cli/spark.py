@@ -56,7 +56,7 @@ from .pipeline import (
     Distribution,
     _check_label,
     label_warnings,
-    resolve_features,
+    resolve_smote_columns,
 )
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
 from .report import Report, write_report
@@ -78,6 +78,7 @@ COPIES = "__rebalance_copies__"
 REPEAT = "__rebalance_repeat__"
 BAD = "__rebalance_bad__"
 SPARK_FORMATS = ("csv", "tsv", "parquet")
+SPARK_STRATEGIES = ("undersample", "oversample", "smote")
 DEFAULT_SMOTE_DRIVER_ROWS = 2_000_000
 SMOTE_DRIVER_ROWS_CONF = "spark.rebalance.smote.driverRows"
 SYNTHETIC_BATCH = 65_536
@@ -361,6 +362,9 @@ class _SmoteSpec:
     k: int
     seed: int
     lenient: bool
+    categorical: tuple[str, ...] = ()
+    named_categorical: bool = False
+    scale: str = "none"
 
 
 def partition_seed(seed: int, cls: str, pid: int) -> int:
@@ -415,6 +419,9 @@ class _PartitionSmote:
                 self.spec.k,
                 partition_seed(self.spec.seed, token, pid),
                 drop_invalid=self.spec.lenient,
+                categorical=self.spec.categorical,
+                named_categorical=self.spec.named_categorical,
+                scale=self.spec.scale,
             )
             for out in sc.batches(part.schema, SYNTHETIC_BATCH):
                 yield from out.to_arrow().cast(schema).to_batches()
@@ -434,6 +441,7 @@ class SparkRun:
     warnings: list[str]
     engine: dict[str, Any]
     features: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
     knn: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -487,6 +495,8 @@ def resample_dataframe(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
     drop_null_labels: bool = False,
     lenient: bool = False,
     order_by: str | None = None,
@@ -512,6 +522,11 @@ def resample_dataframe(
         raise UsageError(
             f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
         )
+    if strategy not in SPARK_STRATEGIES:
+        raise UsageError(
+            f"--strategy {strategy} is not supported with --engine spark",
+            hint=f"the Spark engine runs {', '.join(SPARK_STRATEGIES)}; use --engine local",
+        )
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
     if k_neighbors < 1:
         raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
@@ -527,8 +542,12 @@ def resample_dataframe(
             raise DataError(f"order_by names column {order_by!r}, which is not in {display}")
         df = df.orderBy(order_by)
     feature_cols: list[str] = []
+    cat_cols: list[str] = []
+    named = False
     if strategy == "smote":
-        feature_cols = resolve_features(schema, label, features, exclude, id_columns)
+        feature_cols, cat_cols, named = resolve_smote_columns(
+            schema, label, features, exclude, id_columns, categorical, []
+        )
     warnings: list[str] = []
     if strategy != "smote":
         for flag, given in (
@@ -572,7 +591,9 @@ def resample_dataframe(
         "input_partitions": layout.partitions,
         "row_order": f"order_by {order_by}" if order_by else "partition order",
     }
-    run = SparkRun(df, plan, layout, seed, warnings, engine, feature_cols, timings=timings)
+    run = SparkRun(
+        df, plan, layout, seed, warnings, engine, feature_cols, cat_cols, timings=timings
+    )
     if plan_only:
         return run
 
@@ -597,7 +618,15 @@ def resample_dataframe(
         return run
 
     smote = _SmoteSpec(
-        label, tuple(feature_cols), tuple(id_columns or ()), k_neighbors, seed, lenient
+        label,
+        tuple(feature_cols),
+        tuple(id_columns or ()),
+        k_neighbors,
+        seed,
+        lenient,
+        tuple(cat_cols),
+        named,
+        scale,
     )
     base = df.filter(F.col(label).isNotNull()) if index.nulls else df
     grow = [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
@@ -653,6 +682,9 @@ def _driver_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list[in
             smote.k,
             smote.seed,
             drop_invalid=smote.lenient,
+            categorical=smote.categorical,
+            named_categorical=smote.named_categorical,
+            scale=smote.scale,
         )
         if sc.left_out:
             run.warnings.append(
@@ -762,6 +794,8 @@ def resample_spark(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
     drop_null_labels: bool = False,
     lenient: bool = False,
     order_by: str | None = None,
@@ -782,6 +816,8 @@ def resample_spark(
         features=features,
         exclude=exclude,
         id_columns=id_columns,
+        categorical=categorical,
+        scale=scale,
         drop_null_labels=drop_null_labels,
         lenient=lenient,
         order_by=order_by,
@@ -792,8 +828,8 @@ def resample_spark(
 # --------------------------------------------------------------------------- files
 
 
-_IGNORED = frozenset({"chunk_size", "progress", "settings"})
-_UNSET: tuple[Any, ...] = (None, False, "none", "keep")
+_IGNORED = frozenset({"chunk_size", "progress"})
+_UNSET: tuple[Any, ...] = (None, False, "keep")
 
 
 def row_counts(plan: Plan, nulls: int) -> dict[str, int]:
@@ -965,6 +1001,8 @@ def rebalance_spark(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
     read: ReadOptions | None = None,
     output_format: str | None = None,
     force: bool = False,
@@ -978,6 +1016,7 @@ def rebalance_spark(
     command: list[str] | None = None,
     master: str | None = None,
     smote_driver_rows: int | None = None,
+    settings: dict[str, Any] | None = None,
     **local_only: Any,
 ) -> Report:
     """``rebalance`` with Spark: a folder of part files at ``output``, written atomically.
@@ -1057,6 +1096,8 @@ def rebalance_spark(
                 features=features,
                 exclude=exclude,
                 id_columns=id_columns,
+                categorical=categorical,
+                scale=scale,
                 drop_null_labels=drop_null_labels,
                 lenient=lenient,
                 smote_driver_rows=smote_driver_rows,
@@ -1090,8 +1131,10 @@ def rebalance_spark(
             parameters.update(
                 k_neighbors=k_neighbors,
                 features=run.features,
+                categorical=run.categorical,
+                scale=scale,
                 id_columns=list(id_columns or ()),
-                distance="euclidean",
+                distance="euclidean" if not run.categorical else "euclidean, SMOTE-NC one-hot",
             )
         report = SparkReport(
             input={
@@ -1116,6 +1159,8 @@ def rebalance_spark(
             dry_run=dry_run,
             engine=run.engine,
         )
+        if settings is not None:
+            report.extra["settings"] = settings
         if dry_run:
             run.timings["total"] = time.perf_counter() - started
             return report

@@ -401,6 +401,8 @@ def test_cli_csv_in_csv_out(spark, cli, tmp_path):
         (["--shuffle"], 2, "--shuffle is not supported with --engine spark"),
         (["--engine", "local", "--spark-master", "local[1]"], 2, "--spark-master needs --engine"),
         (["--engine", "dask"], 2, "--engine 'dask' is not an engine"),
+        (["-s", "hybrid"], 2, "--strategy hybrid is not supported with --engine spark"),
+        (["--bags", "3"], 2, "--bags is not supported with --engine spark"),
         (["--label", "Y"], 3, "label column 'Y' is not in"),
         (["-k", "80", "-s", "smote"], 3, "class 'c' has 60 rows; SMOTE with k=80 needs"),
     ],
@@ -488,7 +490,10 @@ def test_cli_dry_run_and_inspect(spark, cli, data, tmp_path):
     spark_view = cli("inspect", data, "-l", "y", "--json", "--engine", "spark")
     local_view = cli("inspect", data, "-l", "y", "--json")
     assert spark_view.code == local_view.code == 0
-    assert json.loads(spark_view.stdout) == json.loads(local_view.stdout)
+    spark_doc, local_doc = json.loads(spark_view.stdout), json.loads(local_view.stdout)
+    assert spark_doc.pop("settings")["engine"]["value"] == "spark"  # where each value came from
+    local_doc.pop("settings")
+    assert spark_doc == local_doc
     res = cli("inspect", data, "-l", "y", "--engine", "spark", "--max-ratio", "10")
     assert res.code == 6
 
