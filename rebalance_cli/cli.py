@@ -270,6 +270,8 @@ def _engine(engine: str, master: str | None, local: Callable[..., Any]) -> Calla
     from . import spark
 
     return functools.partial(getattr(spark, f"{local.__name__}_spark"), master=master)
+
+
 ConfigOpt = Annotated[
     str | None,
     typer.Option(
