@@ -18,7 +18,7 @@ import polars as pl
 
 from .. import rng
 from ..errors import DataError
-from ..knn import method_for, nearest_neighbours
+from ..knn import neighbours
 
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -175,8 +175,7 @@ def prepare_smote(
     x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    knn_method = method_for(n, x.shape[1])
-    nbrs = nearest_neighbours(x, k, knn_method)
+    nbrs, knn_method = neighbours(x, k)
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
