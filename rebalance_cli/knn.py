@@ -24,9 +24,6 @@ KD_TREE_MAX_DIMS = 15
 KD_TREE_MAX_ROWS = 2_000_000
 WORKERS: int | None = None
 """Threads for kNN work (None: one per core, at most 8); the answer never depends on it."""
-_BLOCK_ROWS = 512
-_SUB = 64
-_TILE = 4096
 
 
 def method_for(n: int, d: int) -> str:
@@ -96,63 +93,20 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _brute(x: np.ndarray, k: int) -> np.ndarray:
+    """Exact: every row against every row, in blocks of ``_SEARCH_ROWS`` rows."""
     n = x.shape[0]
     x32 = np.ascontiguousarray(x, dtype=np.float32)
-    half_sq = 0.5 * np.einsum("ij,ij->i", x32, x32)
-    # [x, ||x||^2/2] . [-q, 1] = ||x||^2/2 - q.x: the score in one matrix product
-    xa = np.ascontiguousarray(np.hstack([x32, half_sq[:, None]]))
-    sq64 = np.einsum("ij,ij->i", x, x)
-    # Tiles of `width` columns; in a tile, group r holds columns r, r + G, r + 2G, ...
-    # (G = width / 64), so a group minimum is an elementwise minimum over 64
-    # contiguous rows of the tile viewed as (64, G): a fast, vectorised reduction.
-    width = min(_TILE, -(-n // _SUB) * _SUB)
-    per_tile = width // _SUB
-    tiles = -(-n // width)
-    groups = tiles * per_tile
-    # float32 rounding of ||x||^2/2 - q.x: pairs within this slack of the bound are kept
-    slack = 1e-4 * (float(half_sq.max()) + 1.0)
+    ea = _augment(x32)
+    slack = _slack(ea)
+    ids = np.arange(n, dtype=np.int64)
+    slices = _slices(ea, x, ids)
     out = np.empty((n, k), dtype=np.int64)
-    lane = np.arange(_SUB) * per_tile
 
-    def block(start: int) -> None:
-        stop = min(n, start + _BLOCK_ROWS)
-        rows = stop - start
-        q = np.hstack([-x32[start:stop], np.ones((stop - start, 1), dtype=np.float32)])
-        own = np.arange(rows)
-        buf = np.empty((rows, width), dtype=np.float32)
-        mins = np.full((rows, max(groups, k)), np.inf, dtype=np.float32)
-        # pass 1: the smallest score of every row in every group of 64 columns
-        for t in range(tiles):
-            c0, c1 = t * width, min(n, (t + 1) * width)
-            g = buf[:, : c1 - c0]
-            np.matmul(q, xa[c0:c1].T, out=g)
-            buf[:, c1 - c0 :] = np.inf
-            selfs = own[(own + start >= c0) & (own + start < c1)]
-            buf[selfs, selfs + start - c0] = np.inf
-            buf.reshape(rows, _SUB, per_tile).min(
-                axis=1, out=mins[:, t * per_tile : (t + 1) * per_tile]
-            )
-        # k groups hold a score <= the k-th smallest group minimum: an upper bound
-        bound = np.partition(mins, k - 1, axis=1)[:, k - 1] + slack
-        hit_row, hit_group = np.nonzero(mins[:, :groups] <= bound[:, None])
-        # pass 2: exact float64 distances in the groups that can hold a neighbour
-        tile, residue = np.divmod(hit_group, per_tile)
-        cols = (tile * width + residue)[:, None] + lane[None, :]
-        inside = cols < n
-        cols = np.minimum(cols, n - 1)
-        qrow = hit_row + start
-        dots = np.matmul(x[qrow][:, None, :], x[cols].transpose(0, 2, 1))[:, 0, :]
-        d2 = sq64[qrow][:, None] + sq64[cols] - 2.0 * dots
-        d2[~inside | (cols == qrow[:, None])] = np.inf
-        limit = 2.0 * bound.astype(np.float64) + sq64[start:stop]
-        hi, ci = np.nonzero(d2 <= limit[hit_row][:, None])
-        fr, fc, fd = hit_row[hi], cols[hi, ci], d2[hi, ci]
-        order = np.lexsort((fc, fd, fr))
-        fr, fc = fr[order], fc[order]
-        first = np.searchsorted(fr, own)
-        out[start:stop] = fc[first[:, None] + np.arange(k)[None, :]]
+    def block(s: int) -> None:
+        e = min(n, s + _SEARCH_ROWS)
+        out[s:e] = _search_rows(x32[s:e], x[s:e], ids[s:e], slices, k, slack)
 
-    _parallel(block, range(0, n, _BLOCK_ROWS))
+    _parallel(block, range(0, n, _SEARCH_ROWS))
     return out
 
 
@@ -179,9 +133,9 @@ def _query(x32: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.hstack([-x32, np.ones((x32.shape[0], 1), np.float32)]))
 
 
-_LANES = 16
+_LANES = 32
 _SEARCH_ROWS = 256
-_SEARCH_COLS = 16384
+_SEARCH_COLS = 4096
 
 
 def _padded(
@@ -223,21 +177,23 @@ def _block_search(
     rows, ne = qa.shape[0], ea.shape[0]
     groups = ne // _LANES
     need = min(k + 1, groups)
-    score = qa @ ea.T
-    # group g holds columns g, g + groups, g + 2 * groups, ...: an elementwise minimum
-    mins = score.reshape(rows, _LANES, groups).min(axis=1)
-    bound = np.partition(mins, need - 1, axis=1)[:, need - 1] + slack
-    hit_row, hit_group = np.nonzero(mins <= bound[:, None])
-    cols = hit_group[:, None] + (np.arange(_LANES) * groups)[None, :]
-    keep = (score[hit_row[:, None], cols] <= bound[hit_row][:, None]) & (
-        eid[cols] != qid[hit_row][:, None]
+    # candidates down, queries across: a group is _LANES consecutive candidates, and
+    # its minimum is an elementwise minimum of _LANES contiguous rows of the tile
+    score = ea @ qa.T
+    mins = score.reshape(groups, _LANES, rows).min(axis=1)
+    bound = np.partition(mins, need - 1, axis=0)[need - 1] + slack
+    hit_group, hit_row = np.nonzero(mins <= bound[None, :])
+    cols = hit_group[:, None] * _LANES + np.arange(_LANES)[None, :]
+    cand = eid[cols]
+    keep = (score.ravel()[cols * rows + hit_row[:, None]] <= bound[hit_row][:, None]) & (
+        cand != qid[hit_row][:, None]
     )
-    keep &= eid[cols] >= 0
+    keep &= cand >= 0
     hi, ci = np.nonzero(keep)
     fr, fc = hit_row[hi], cols[hi, ci]
     diff = ex[fc] - qx[fr]
     d2 = np.einsum("ij,ij->i", diff, diff)
-    fid = eid[fc]
+    fid = cand[hi, ci]
     order = np.lexsort((fid, d2, fr))
     fr, fid = fr[order], fid[order]
     first = np.searchsorted(fr, np.arange(rows))
@@ -264,6 +220,38 @@ def _merge(ids: np.ndarray, d2: np.ndarray, k: int) -> np.ndarray:
     )
 
 
+def _slack(ea: np.ndarray) -> float:
+    """float32 rounding of the scores: pairs within this much of the bound are kept."""
+    return 1e-4 * (float(ea[:, -1].max()) + 1.0)
+
+
+def _slices(
+    ea: np.ndarray, ex: np.ndarray, eid: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Candidates in padded slices of ``_SEARCH_COLS`` rows."""
+    step = _SEARCH_COLS
+    return [
+        _padded(ea[c : c + step], ex[c : c + step], eid[c : c + step])
+        for c in range(0, ea.shape[0], step)
+    ]
+
+
+def _search_rows(
+    xq32: np.ndarray,
+    xq: np.ndarray,
+    qid: np.ndarray,
+    slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    k: int,
+    slack: float,
+) -> np.ndarray:
+    """k nearest candidates of a few query rows: each slice's k best, ranked together."""
+    qa = _query(xq32)
+    parts = [_block_search(qa, xq, qid, *sl, k, slack) for sl in slices]
+    if len(parts) == 1:
+        return parts[0][0]
+    return _merge(np.hstack([p[0] for p in parts]), np.hstack([p[1] for p in parts]), k)
+
+
 def _search(
     xq32: np.ndarray,
     xq: np.ndarray,
@@ -274,24 +262,12 @@ def _search(
     k: int,
     slack: float,
 ) -> np.ndarray:
-    """k nearest candidates of every query row (one thread; see ``_block_search``).
-
-    Candidates beyond ``_SEARCH_COLS`` are taken in slices of that many; each slice's k
-    best are kept and re-ranked together at the end.
-    """
-    slices = [
-        _padded(ea[c : c + _SEARCH_COLS], ex[c : c + _SEARCH_COLS], eid[c : c + _SEARCH_COLS])
-        for c in range(0, ea.shape[0], _SEARCH_COLS)
-    ]
+    """k nearest candidates of every query row, on the calling thread."""
+    slices = _slices(ea, ex, eid)
     out = np.empty((qid.size, k), dtype=np.int64)
     for s in range(0, qid.size, _SEARCH_ROWS):
         e = min(qid.size, s + _SEARCH_ROWS)
-        qa = _query(xq32[s:e])
-        parts = [_block_search(qa, xq[s:e], qid[s:e], *sl, k, slack) for sl in slices]
-        if len(parts) == 1:
-            out[s:e] = parts[0][0]
-        else:
-            out[s:e] = _merge(np.hstack([p[0] for p in parts]), np.hstack([p[1] for p in parts]), k)
+        out[s:e] = _search_rows(xq32[s:e], xq[s:e], qid[s:e], slices, k, slack)
     return out
 
 
@@ -352,7 +328,7 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
     cent = _kmeans(x32, cells, IVF_KMEANS_STEPS)
     top = _top_cells(x32, cent, max(probes, spill))
     ea_all = _augment(x32)
-    slack = 1e-4 * (float(ea_all[:, -1].max()) + 1.0)
+    slack = _slack(ea_all)
     ids = np.arange(n, dtype=np.int64)
 
     def lists(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -412,17 +388,19 @@ def recall_at_k(x: np.ndarray, found: np.ndarray, queries: np.ndarray) -> float:
     k = found.shape[1]
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     ea = _augment(x32)
-    slack = 1e-4 * (float(ea[:, -1].max()) + 1.0)
+    slack = _slack(ea)
     ids = np.arange(x.shape[0], dtype=np.int64)
     queries = np.asarray(queries, dtype=np.int64)
     true = np.empty((queries.size, k), dtype=np.int64)
 
-    def block(s: int) -> None:
-        e = min(queries.size, s + _BLOCK_ROWS)
-        q = queries[s:e]
-        true[s:e] = _search(x32[q], x[q], q, ea, x, ids, k, slack)
+    slices = _slices(ea, x, ids)
 
-    _parallel(block, range(0, queries.size, _BLOCK_ROWS))
+    def block(s: int) -> None:
+        e = min(queries.size, s + _SEARCH_ROWS)
+        q = queries[s:e]
+        true[s:e] = _search_rows(x32[q], x[q], q, slices, k, slack)
+
+    _parallel(block, range(0, queries.size, _SEARCH_ROWS))
     qx = x[queries][:, None, :]
     kth = ((x[true] - qx) ** 2).sum(axis=2).max(axis=1)
     got = ((x[found[queries]] - qx) ** 2).sum(axis=2)
