@@ -303,7 +303,7 @@ def _kmeans(x32: np.ndarray, cells: int, steps: int) -> np.ndarray:
 
 
 def _top_cells(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
-    """The t nearest centroids of every row, nearest first (ties: lower cell), blocked."""
+    """The t nearest centroids of every row, nearest first (equal scores: lower cell first)."""
     ca = _augment(cent)
     n = x32.shape[0]
     out = np.empty((n, t), dtype=np.int32)
