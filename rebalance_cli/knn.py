@@ -128,7 +128,7 @@ def _brute(x: np.ndarray, k: int) -> np.ndarray:
 APPROX_MIN_ROWS = 150_000
 """Classes of at least this many rows (and too many features for the kd-tree) use ``ivf``."""
 IVF_CELL_ROWS = 1000
-IVF_WIDTHS = ((6, 12), (8, 16))
+IVF_WIDTHS = ((6, 14), (8, 18))
 """(probes, spill) tried in turn until the sampled recall@k reaches ``RECALL_FLOOR``."""
 RECALL_FLOOR = 0.98
 IVF_KMEANS_STEPS = 6

@@ -46,7 +46,7 @@ def test_switch_threshold_is_respected(small_ivf):
     _, below = knn.neighbours(gaussian(2999), 5)
     assert below == "brute"
     _, above = knn.neighbours(gaussian(3000), 5)
-    assert above.startswith("ivf (approximate: 6 probes, spill 12; recall@5 ")
+    assert above.startswith("ivf (approximate: 6 probes, spill 14; recall@5 ")
     assert above.endswith(" on 2000 sampled rows)")
 
 
@@ -170,7 +170,7 @@ def test_report_records_the_method_and_recall(small_ivf, tmp_path):
     methods = json.loads(json.dumps(report.parameters["knn"]))
     assert methods["b"] == "brute"
     found = re.fullmatch(
-        r"ivf \(approximate: 6 probes, spill 12; recall@5 (\d\.\d{4}) on 2000 sampled rows\)",
+        r"ivf \(approximate: 6 probes, spill 14; recall@5 (\d\.\d{4}) on 2000 sampled rows\)",
         methods["a"],
     )
     assert found is not None and float(found.group(1)) >= knn.RECALL_FLOOR
