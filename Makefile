@@ -47,3 +47,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+# `rebalance evaluate` against imbalanced-learn's samplers on four public datasets -> EVALUATION.md
+.PHONY: evaluation
+evaluation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[eval]'
+	$(BIN)/python benchmarks/evaluation.py $(EVAL_ARGS)

@@ -9,7 +9,7 @@ The command line is a thin layer over this API::
                        strategy="undersample", seed=7)
 """
 
-from importlib import metadata
+from typing import Any
 
 from .errors import (
     CheckFailed,
@@ -24,10 +24,18 @@ from .pipeline import Distribution, inspect, rebalance, resample_frame
 from .plan import Plan, TargetSpec, make_plan, parse_target
 from .report import Report
 
-try:
-    __version__ = metadata.version("rebalance-cli")
-except metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs ~0.1 s at start-up: look the version up only when asked
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("rebalance-cli")
+        except metadata.PackageNotFoundError:  # running from a source tree
+            return "0.0.0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CheckFailed",

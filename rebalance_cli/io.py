@@ -454,6 +454,55 @@ def open_writer(
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+class _TextWriter:
+    """CSV, TSV or NDJSON written frame by frame (row formats: the bytes do not
+    depend on how the rows were cut into frames)."""
+
+    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.fmt = fmt
+        self.schema = schema
+        self.header = fmt in ("csv", "tsv")
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        if self.fmt == "ndjson":
+            df.write_ndjson(self.fh)
+            return
+        df.write_csv(
+            self.fh, separator="\t" if self.fmt == "tsv" else ",", include_header=self.header
+        )
+        self.header = False
+
+    def close(self) -> None:
+        if self.header:  # no row came: the header alone, as the streaming sink writes it
+            pl.DataFrame(schema=self.schema).write_csv(
+                self.fh, separator="\t" if self.fmt == "tsv" else ","
+            )
+        self.fh.close()
+
+
+def open_frame_writer(
+    path: Path,
+    fmt: str,
+    schema: pl.Schema,
+    dictionaries: dict[str, list[str]] | None = None,
+) -> _GroupedWriter | _TextWriter:
+    """A writer that takes frames one at a time, in the calling thread.
+
+    For runs with several outputs (the test split, bags), where one input
+    stream feeds several files. Parquet and IPC go through pyarrow with fixed
+    row groups; the bytes do not depend on the batching.
+    """
+    if fmt in ("parquet", "ipc"):
+        return open_writer(path, fmt, schema, dictionaries)
+    try:
+        return _TextWriter(path, fmt, schema)
+    except OSError as exc:
+        raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 class SinkStopped(Exception):
     """Raised inside a frame stream when the main thread asks the sink to stop."""
 

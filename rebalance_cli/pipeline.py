@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
+import math
 import os
 import secrets
 import shutil
@@ -21,13 +23,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .classes import COUNT, ClassIndex
+from . import rng
+from .cells import (
+    GROUP_POLICIES,
+    CellPlan,
+    Layout,
+    class_layout,
+    grouped_layout,
+    per_class,
+    plan_cells,
+    test_counts,
+)
+from .classes import COUNT, ClassIndex, class_positions
 from .errors import DataError, InputOutputError, RebalanceError, UsageError
 from .io import (
     STDIO,
@@ -38,11 +53,12 @@ from .io import (
     check_target,
     dictionary_columns,
     frame_batches,
+    open_frame_writer,
     open_source,
     resolve_output_format,
     write_frames,
 )
-from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
+from .plan import GROW_WITH, STRATEGIES, TargetSpec, parse_target
 from .report import Report, write_report
 from .samplers import RowSelector, SmoteClass, check_class_size, expand, prepare_smote
 from .shuffle import shuffled
@@ -216,7 +232,13 @@ class Distribution:
             "imbalance_ratio": (
                 None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
             ),
+            "class_weights": self.balanced_weights(),
         }
+
+    def balanced_weights(self) -> dict[str, float]:
+        """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), for a trainer."""
+        total, k = sum(self.counts), len(self.counts)
+        return {c: total / (k * n) for c, n in zip(self.classes, self.counts, strict=True)}
 
 
 def inspect(
@@ -250,6 +272,7 @@ def resolve_features(
     features: Sequence[str] | None,
     exclude: Sequence[str] | None,
     id_columns: Sequence[str] | None,
+    allow_empty: bool = False,
 ) -> list[str]:
     """SMOTE's feature columns: the numeric columns but the label, or those named."""
     for flag, names in (
@@ -285,12 +308,430 @@ def resolve_features(
                 )
     else:
         chosen = [c for c, t in schema.items() if c not in skip and t.is_numeric()]
-    if not chosen:
+    if not chosen and not allow_empty:
         raise DataError(
             "SMOTE needs at least one numeric feature column and the input has none left",
             hint="check --features/--exclude, or use oversample",
         )
     return chosen
+
+
+def _names(flag: str, names: Sequence[str] | None, schema: pl.Schema, label: str) -> list[str]:
+    """Check a list of column names given by a flag: present, not twice, not the label."""
+    if names is None:
+        return []
+    if not names:
+        raise UsageError(f"{flag} names no column")
+    twice = sorted({n for n in names if list(names).count(n) > 1})
+    if twice:
+        raise UsageError(f"{flag} names column {twice[0]!r} twice")
+    for name in names:
+        if name not in schema:
+            raise DataError(f"{flag} names column {name!r}, which is not in the input")
+        if name == label:
+            raise UsageError(f"{flag} names the label column {label!r}")
+    return list(names)
+
+
+def _fraction(text: float | str, flag: str) -> Fraction:
+    """A share in (0, 1), kept exact as the decimal the user typed."""
+    try:
+        value = Fraction(Decimal(str(text).strip()))
+    except (InvalidOperation, ValueError):
+        raise UsageError(f"{flag} {text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise UsageError(f"{flag} must be between 0 and 1, exclusive (got {text})")
+    return value
+
+
+def derived_seed(seed: int, what: str, i: int) -> int:
+    """A seed of its own for bag ``i``: recorded in the report, replayable alone."""
+    digest = hashlib.blake2b(f"{seed}\x1f{what}\x1f{i}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 33  # 31 bits: easy to retype
+
+
+def bag_paths(output: str, bags: int, fmt_flag: str | None, input_fmt: str) -> list[str]:
+    """The file of every bag: OUT with ``{bag}`` replaced, or files in the folder OUT."""
+    if "{bag}" in output:
+        return [output.replace("{bag}", str(b)) for b in range(1, bags + 1)]
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        fmt = fmt_flag or input_fmt
+        ext = {"tsv": "tsv", "csv": "csv", "parquet": "parquet", "ipc": "arrow"}.get(fmt, fmt)
+        return [str(Path(output) / f"bag-{b}.{ext}") for b in range(1, bags + 1)]
+    raise UsageError(
+        f"--bags {bags} needs an output that holds {{bag}} or is a folder (got {output!r})",
+        hint="e.g. -o 'bags/train-{bag}.parquet' or -o bags/",
+    )
+
+
+@dataclass(frozen=True)
+class _Smote:
+    """What SMOTE needs besides the plan."""
+
+    features: list[str]
+    categorical: list[str]
+    named_categorical: bool
+    scale: str
+    id_columns: tuple[str, ...]
+    k: int
+    seed: int
+    lenient: bool
+
+
+@dataclass
+class _Split:
+    """The held-out test split: which rows, and where they go."""
+
+    share: Fraction
+    counts: tuple[int, ...]
+    bases: np.ndarray
+    thresholds: np.ndarray
+    some: np.ndarray
+    offsets: np.ndarray
+    path: Path | None = None
+    fmt: str = "csv"
+    writer: Any = None
+    written: np.ndarray | None = None
+
+    def mask(self, codes: np.ndarray) -> np.ndarray:
+        pos = class_positions(codes, self.offsets)
+        out = self.some[codes].copy()
+        sel = np.flatnonzero(out)
+        if sel.size:
+            c = codes[sel]
+            out[sel] = rng.keys(self.bases[c], pos[sel]) <= self.thresholds[c]
+        return out
+
+
+def _make_split(names: Sequence[str], counts: Sequence[int], share: Fraction, seed: int) -> _Split:
+    k = len(counts)
+    test = test_counts(counts, share)
+    bases = np.zeros(k, dtype=np.uint64)
+    thresholds = np.zeros(k, dtype=np.uint64)
+    some = np.zeros(k, dtype=bool)
+    for i, (name, n, t) in enumerate(zip(names, counts, test, strict=True)):
+        bases[i] = rng.stream_base(seed, "test-split", name)
+        some[i], thresholds[i] = rng.chosen(bases[i], n, t)
+    return _Split(share, test, bases, thresholds, some, np.zeros(k, dtype=np.int64))
+
+
+@dataclass
+class _Shrink:
+    """Smoothed bootstrap: Gaussian jitter on the numeric columns of duplicated rows."""
+
+    columns: list[str]
+    scales: np.ndarray  # cells x columns: shrinkage * bandwidth * the cell's std
+    bases: np.ndarray  # cells x columns
+    offsets: np.ndarray  # duplicates of each cell so far
+    shrinkage: float
+
+    def apply(self, df: pl.DataFrame, codes: np.ndarray, dup: np.ndarray) -> pl.DataFrame:
+        rows = np.flatnonzero(dup)
+        if rows.size == 0:
+            return df
+        c = codes[rows]
+        d = class_positions(c, self.offsets).astype(np.uint64)
+        changed = []
+        for j, name in enumerate(self.columns):
+            u1 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2)))
+            u2 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2) + np.uint64(1)))
+            z = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)  # Box-Muller
+            col = df[name]
+            values = col.cast(pl.Float64).to_numpy().copy()
+            values[rows] += z * self.scales[c, j]
+            if col.dtype.is_integer():
+                info = np.iinfo(pl.Series([], dtype=col.dtype).to_numpy().dtype)
+                values = np.clip(np.rint(values), float(info.min), float(info.max))
+            new = pl.Series(name, values).cast(col.dtype, strict=False)
+            changed.append(new.zip_with(col.is_not_null(), col))
+        return df.with_columns(changed)
+
+
+def _shrink_setup(
+    lf: pl.LazyFrame,
+    layout: Layout,
+    columns: list[str],
+    shrinkage: float,
+    seed: int,
+    rows_total: int,
+    display: str,
+) -> _Shrink:
+    """Per-cell standard deviations (one streaming group-by), and the bandwidth.
+
+    imbalanced-learn's rule: scale = shrinkage * (4 / ((d + 2) n)) ** (1 / (d + 4)) * std,
+    with n the rows of the input and the population std of the class.
+    """
+    keys = [*layout.by, layout.label]
+    with reading(display):
+        stats = (
+            lf.filter(pl.col(layout.label).is_not_null())
+            .group_by(keys)
+            .agg(pl.col(c).cast(pl.Float64).std(ddof=0).alias(c) for c in columns)
+            .collect()
+        )
+    codes = layout.codes(stats)
+    std = np.zeros((len(layout), len(columns)))
+    std[codes] = stats.select(columns).fill_null(0.0).fill_nan(0.0).to_numpy()
+    d = len(columns)
+    bandwidth = (4.0 / ((d + 2) * max(rows_total, 1))) ** (1.0 / (d + 4))
+    bases = np.zeros((len(layout), d), dtype=np.uint64)
+    for i, name in enumerate(layout.names):
+        for j, col in enumerate(columns):
+            bases[i, j] = rng.stream_base(seed, f"shrinkage\x1f{col}", name)
+    return _Shrink(
+        columns, shrinkage * bandwidth * std, bases, np.zeros(len(layout), np.int64), shrinkage
+    )
+
+
+@dataclass
+class _Pass2:
+    """Everything pass 2 needs: the cells, their counts, and the optional parts."""
+
+    layout: Layout
+    before: tuple[int, ...]  # rows of each cell that take part (the train rows with a split)
+    after: tuple[int, ...]
+    streams: list[str]
+    grow: list[int]  # cells SMOTE grows
+    smote: _Smote | None = None
+    shrink: _Shrink | None = None
+    split: _Split | None = None
+    weights: np.ndarray | None = None
+    weight_column: str | None = None
+
+    @property
+    def kept(self) -> tuple[int, ...]:
+        """Rows of each cell written from the input (SMOTE adds the rest)."""
+        grown = set(self.grow)
+        return tuple(
+            min(b, a) if i in grown else a
+            for i, (b, a) in enumerate(zip(self.before, self.after, strict=True))
+        )
+
+    def selector(self, seed: int) -> RowSelector:
+        return RowSelector(self.layout.names, self.before, self.kept, seed, self.streams)
+
+
+def _streams(strategy: str, before: Sequence[int], after: Sequence[int]) -> list[str]:
+    """The random stream of each cell: hybrid cells draw like the pure strategy they use."""
+    if strategy != "hybrid":
+        return [strategy] * len(before)
+    return ["undersample" if a < b else "oversample" for b, a in zip(before, after, strict=True)]
+
+
+@dataclass
+class _Prepared:
+    """The request checked against the data: the plan, and what pass 2 needs."""
+
+    pass2: _Pass2
+    cellplan: CellPlan
+    parameters: dict[str, Any]
+    warnings: list[str]
+    extra: dict[str, Any]
+    out_schema: pl.Schema
+
+
+def _prepare(
+    lf: pl.LazyFrame,
+    schema: pl.Schema,
+    display: str,
+    *,
+    label: str,
+    strategy: str,
+    spec: TargetSpec,
+    seed: int,
+    k_neighbors: int,
+    features: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    id_columns: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    scale: str,
+    grow_with: str,
+    weight_column: str,
+    by: Sequence[str] | None,
+    group_policy: str,
+    shrinkage: float | None,
+    test_share: Fraction | None,
+    drop_null_labels: bool,
+    lenient: bool,
+    max_classes: int | None,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> _Prepared:
+    """Pass 1 and the plan: everything short of writing a row."""
+    _check_label(schema, label, display)
+    by_cols = _names("--by", by, schema, label)
+    smote_grows = strategy == "smote" or (strategy == "hybrid" and grow_with == "smote")
+    smote = None
+    if smote_grows:
+        feature_cols, cat_cols, named = resolve_smote_columns(
+            schema, label, features, exclude, id_columns, categorical, by_cols
+        )
+        smote = _Smote(
+            feature_cols,
+            cat_cols,
+            named,
+            scale,
+            tuple(id_columns or ()),
+            k_neighbors,
+            seed,
+            lenient,
+        )
+    shrink_cols: list[str] = []
+    if shrinkage is not None:
+        shrink_cols = [
+            c
+            for c in resolve_features(schema, label, features, exclude, id_columns)
+            if c not in by_cols
+        ]
+    if strategy == "weight" and weight_column in schema:
+        raise UsageError(
+            f"the weight column {weight_column!r} is already in the input",
+            hint="name another with --weight-column",
+        )
+
+    t0 = time.perf_counter()
+    if by_cols:
+        with reading(display):
+            layout = grouped_layout(
+                lf, label, by_cols, None if max_classes is None else max_classes * 1000
+            )
+    else:
+        layout = class_layout(count_classes(lf, label, display, max_classes))
+    timings["count"] = time.perf_counter() - t0
+    if layout.nulls and not drop_null_labels:
+        raise DataError(
+            f"label column {label!r} has {layout.nulls} null value"
+            f"{'s' if layout.nulls != 1 else ''}",
+            hint="pass --drop-null-labels to leave those rows out"
+            + (
+                "; in a CSV, a short (ragged) row also reads as a null label"
+                if display.lower().endswith((".csv", ".tsv"))
+                else ""
+            ),
+        )
+    if layout.nulls:
+        warnings.append(f"{layout.nulls} rows with a null label were dropped")
+    if layout.index is not None:
+        warnings.extend(label_warnings(layout.index))
+    if len(layout) == 0:
+        raise DataError(f"{display} has no rows with a label")
+
+    split = None
+    before = layout.counts
+    if test_share is not None:
+        split = _make_split(layout.names, layout.counts, test_share, seed)
+        before = tuple(n - t for n, t in zip(layout.counts, split.counts, strict=True))
+        if not by_cols:
+            for cls, n, b in zip(layout.classes, layout.counts, before, strict=True):
+                if b == 0:
+                    raise DataError(
+                        f"class {cls!r} has {n} row{'s' if n != 1 else ''}; --test-size "
+                        f"{float(test_share):g} leaves none of them for training",
+                        hint="use a smaller --test-size",
+                    )
+
+    def check(cls: str, n: int, t: int) -> None:
+        if smote_grows and t > n:
+            check_class_size(cls, n, k_neighbors)
+
+    t0 = time.perf_counter()
+    cellplan = plan_cells(layout, before, strategy, spec, group_policy, check)
+    timings["plan"] = time.perf_counter() - t0
+    warnings.extend(cellplan.warnings)
+    grow = (
+        [i for i, (b, a) in enumerate(zip(cellplan.before, cellplan.after, strict=True)) if a > b]
+        if smote_grows
+        else []
+    )
+    shrink = None
+    if shrinkage is not None and shrink_cols:
+        shrink = _shrink_setup(
+            lf, layout, shrink_cols, shrinkage, seed, sum(layout.counts), display
+        )
+    pass2 = _Pass2(
+        layout=layout,
+        before=cellplan.before,
+        after=cellplan.after,
+        streams=_streams(strategy, cellplan.before, cellplan.after),
+        grow=grow,
+        smote=smote,
+        shrink=shrink,
+        split=split,
+    )
+    out_schema = schema
+    if strategy == "weight":
+        assert cellplan.weights is not None
+        pass2.weights = np.array(cellplan.weights, dtype=np.float64)
+        pass2.weight_column = weight_column
+        out_schema = pl.Schema([*schema.items(), (weight_column, pl.Float64)])
+
+    parameters: dict[str, Any] = {"target": spec.to_json(), "seed": seed}
+    if strategy == "hybrid":
+        parameters["grow_with"] = grow_with
+    if strategy == "weight":
+        parameters["weight_column"] = weight_column
+        parameters["weighting"] = (
+            "balanced: n / (classes * n_c)"
+            if spec.kind == "keyword" and spec.keyword in ("auto", "balanced")
+            else "class total / n_c"
+        )
+    if smote is not None:
+        parameters.update(
+            k_neighbors=k_neighbors,
+            features=smote.features,
+            categorical=smote.categorical,
+            scale=scale,
+            id_columns=list(id_columns or ()),
+            distance="euclidean" if not smote.categorical else "euclidean, SMOTE-NC one-hot",
+        )
+    if shrinkage is not None:
+        parameters.update(shrinkage=shrinkage, shrinkage_columns=shrink_cols)
+    extra: dict[str, Any] = {}
+    if by_cols:
+        parameters.update(by=by_cols, group_policy=group_policy)
+        extra["groups"] = [g.to_dict() for g in cellplan.groups]
+    if split is not None:
+        parameters["test_size"] = float(split.share)
+    return _Prepared(pass2, cellplan, parameters, warnings, extra, out_schema)
+
+
+def _report_plan(prepared: _Prepared, strategy: str, spec: TargetSpec) -> dict[str, Any]:
+    """The report's plan: the one plan, or the sums over the groups' plans."""
+    p2 = prepared.pass2
+    if not p2.layout.by and prepared.cellplan.plans:
+        return prepared.cellplan.plans[0].to_dict()
+    before = per_class(p2.layout, p2.before)
+    after = per_class(p2.layout, p2.after)
+    return {
+        "strategy": strategy,
+        "target": spec.to_json(),
+        "by": list(p2.layout.by),
+        "classes": list(before),
+        "before": before,
+        "after": after,
+        "rows_in": sum(before.values()),
+        "rows_out": sum(after.values()),
+        "groups": len(prepared.cellplan.groups),
+        "groups_planned": sum(g.status == "planned" for g in prepared.cellplan.groups),
+    }
+
+
+def _row_counts(p2: _Pass2, strategy: str, nulls: int, test_rows: int) -> dict[str, int]:
+    """The report's row counts: the plan fixes them all before a row is written."""
+    grown = sum(max(0, a - b) for a, b in zip(p2.after, p2.before, strict=True))
+    cut = sum(max(0, b - a) for a, b in zip(p2.after, p2.before, strict=True))
+    synthetic = sum(p2.after[i] - p2.before[i] for i in p2.grow)
+    out = {
+        "read": sum(p2.before) + test_rows + nulls,
+        "written": sum(p2.after),
+        "synthetic": synthetic,
+        "dropped": cut + nulls,
+        "duplicated": grown - synthetic,
+        "null_labels_dropped": nulls,
+    }
+    if test_rows:
+        out["test"] = test_rows
+    return out
 
 
 def rebalance(
@@ -305,6 +746,16 @@ def rebalance(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    bags: int | None = None,
+    test_size: float | str | None = None,
+    test_output: str | os.PathLike[str] | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     read: ReadOptions | None = None,
     output_format: str | None = None,
@@ -318,6 +769,7 @@ def rebalance(
     report_path: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     command: list[str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Report:
     """Rebalance ``data`` into ``output`` (``-`` for stdout) and return the report.
 
@@ -325,6 +777,14 @@ def rebalance(
     written to temporary files and renamed into place only when all succeeded.
     ``lenient`` drops rows with a null label and, for SMOTE, leaves rows with a
     null, NaN or infinite feature out of the seed pool, instead of failing.
+
+    Beyond the three sampling strategies: ``strategy="weight"`` adds a weight
+    column instead of changing rows; ``"hybrid"`` brings every class to the
+    target, cutting the big ones and growing the small ones ``grow_with``
+    oversample or smote; ``bags=K`` writes K undersampled bags in one pass;
+    ``test_size`` holds out a stratified test split, untouched, in
+    ``test_output``; ``by`` plans each group on its own.
+    ``settings`` (effective option values and their sources) goes into the report.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -348,16 +808,26 @@ def rebalance(
         seed, seed_source = secrets.randbelow(2**32), "drawn"
     if seed < 0:
         raise UsageError(f"--seed must not be negative (got {seed})")
-
     warnings: list[str] = []
-    if strategy != "smote":
-        for flag, given in (
-            ("--features", features),
-            ("--exclude", exclude),
-            ("--id-columns", id_columns),
-        ):
-            if given:
-                warnings.append(f"{flag} is used by smote only and was ignored")
+    _check_options(
+        strategy,
+        features=features,
+        exclude=exclude,
+        id_columns=id_columns,
+        categorical=categorical,
+        scale=scale,
+        grow_with=grow_with,
+        weight_column=weight_column,
+        bags=bags,
+        test_size=test_size,
+        test_output=test_output,
+        shuffle=shuffle,
+        group_policy=group_policy,
+        shrinkage=shrinkage,
+        output=output,
+        warnings=warnings,
+    )
+    test_share = None if test_size is None else _fraction(test_size, "--test-size")
 
     drop_null_labels = drop_null_labels or lenient
     source = open_source(data, read)
@@ -365,10 +835,27 @@ def rebalance(
         out_str = None if output is None else str(output)
         out_fmt = None
         out_path: Path | None = None
+        bag_targets: list[tuple[str, Path | None, str]] = []
         inputs = [] if source.display == "<stdin>" else [source.path]
         if out_str is not None:
-            out_fmt = resolve_output_format(out_str, output_format, source.format)
-            out_path = check_target(out_str, force, inputs, "output")
+            if bags:
+                for name in bag_paths(out_str, bags, output_format, source.format):
+                    fmt = resolve_output_format(name, output_format, source.format)
+                    bag_targets.append((name, check_target(name, force, inputs, "bag"), fmt))
+                out_fmt = bag_targets[0][2]
+            else:
+                out_fmt = resolve_output_format(out_str, output_format, source.format)
+                out_path = check_target(out_str, force, inputs, "output")
+        test_path = None
+        test_fmt = None
+        if test_output is not None and not dry_run:
+            test_str = str(test_output)
+            if test_str == STDIO:
+                raise UsageError("--test-output needs a file path, not stdout")
+            if out_path is not None and Path(test_str).resolve() == out_path.resolve():
+                raise UsageError("--test-output and -o name the same file", hint="give two paths")
+            test_fmt = resolve_output_format(test_str, output_format, source.format)
+            test_path = check_target(test_str, force, inputs, "test output")
         rep_path = None
         if report_path is not None:
             if str(report_path) == STDIO:
@@ -380,141 +867,302 @@ def rebalance(
         lf = source.scan()
         with reading(source.display):
             schema = lf.collect_schema()
-        _check_label(schema, label, source.display)
-        feature_cols: list[str] = []
-        if strategy == "smote":
-            feature_cols = resolve_features(schema, label, features, exclude, id_columns)
-
-        t0 = time.perf_counter()
-        index = count_classes(lf, label, source.display, max_classes)
-        timings["count"] = time.perf_counter() - t0
-        if index.nulls and not drop_null_labels:
-            raise DataError(
-                f"label column {label!r} has {index.nulls} null value"
-                f"{'s' if index.nulls != 1 else ''}",
-                hint="pass --drop-null-labels to leave those rows out"
-                + (
-                    "; in a CSV, a short (ragged) row also reads as a null label"
-                    if source.format in ("csv", "tsv")
-                    else ""
-                ),
-            )
-        if index.nulls:
-            warnings.append(f"{index.nulls} rows with a null label were dropped")
-        warnings.extend(label_warnings(index))
-        if len(index) == 0:
-            raise DataError(f"{source.display} has no rows with a label")
-
-        t0 = time.perf_counter()
-        plan = make_plan(index.pairs(), strategy, spec)
-        timings["plan"] = time.perf_counter() - t0
-        if max_output_rows is not None and plan.rows_out > max_output_rows:
+        prepared = _prepare(
+            lf,
+            schema,
+            source.display,
+            label=label,
+            strategy=strategy,
+            spec=spec,
+            seed=seed,
+            k_neighbors=k_neighbors,
+            features=features,
+            exclude=exclude,
+            id_columns=id_columns,
+            categorical=categorical,
+            scale=scale,
+            grow_with=grow_with or "oversample",
+            weight_column=weight_column or DEFAULT_WEIGHT_COLUMN,
+            by=by,
+            group_policy=group_policy,
+            shrinkage=shrinkage,
+            test_share=test_share,
+            drop_null_labels=drop_null_labels,
+            lenient=lenient,
+            max_classes=max_classes,
+            timings=timings,
+            warnings=warnings,
+        )
+        p2 = prepared.pass2
+        layout = p2.layout
+        rows_out = sum(p2.after) * (bags or 1)
+        if max_output_rows is not None and rows_out > max_output_rows:
             raise UsageError(
-                f"the plan writes {plan.rows_out:,} rows, more than --max-output-rows "
+                f"the plan writes {rows_out:,} rows, more than --max-output-rows "
                 f"{max_output_rows:,}",
                 hint="check --target for a typo, or raise --max-output-rows",
             )
-        warnings.extend(plan.warnings)
-
-        parameters: dict[str, Any] = {
-            "target": spec.to_json(),
-            "seed": seed,
-            "seed_source": seed_source,
-            "chunk_size": chunk_size,
-            "drop_null_labels": drop_null_labels,
-            "shuffle": shuffle,
-            "infer_schema_length": source.read.infer_schema_length,
-            "policy": "lenient" if lenient else "strict",
-            "max_classes": max_classes,
-            "max_output_rows": max_output_rows,
-            "input_format": source.format,
-            "output_format": out_fmt,
-        }
-        if strategy == "smote":
-            parameters.update(
-                k_neighbors=k_neighbors,
-                features=feature_cols,
-                id_columns=list(id_columns or ()),
-                distance="euclidean",
-            )
+        parameters = prepared.parameters
+        parameters.update(
+            seed_source=seed_source,
+            chunk_size=chunk_size,
+            drop_null_labels=drop_null_labels,
+            shuffle=shuffle,
+            infer_schema_length=source.read.infer_schema_length,
+            policy="lenient" if lenient else "strict",
+            max_classes=max_classes,
+            max_output_rows=max_output_rows,
+            input_format=source.format,
+            output_format=out_fmt,
+        )
+        test_rows = sum(p2.split.counts) if p2.split is not None else 0
         input_info = {
             "path": source.display,
             "format": source.format,
-            "rows": plan.rows_in + index.nulls,
+            "rows": sum(layout.counts) + layout.nulls,
             "columns": len(schema),
             "bytes": source.size,
         }
-        before = dict(zip(plan.classes, plan.before, strict=True))
+        extra = dict(prepared.extra)
+        if settings is not None:
+            extra["settings"] = settings
+        if p2.split is not None:
+            extra["split"] = {
+                "test_size": float(test_share) if test_share is not None else None,
+                "path": None if test_output is None else str(test_output),
+                "format": test_fmt,
+                "counts": per_class(layout, p2.split.counts),
+                "rows": test_rows,
+                "train_counts": per_class(layout, p2.before),
+            }
         report = Report(
             input=input_info,
             label=label,
             label_dtype=str(schema[label]),
             strategy=strategy,
             parameters=parameters,
-            plan=plan.to_dict(),
-            counts_before=before,
-            counts_after=dict(zip(plan.classes, plan.after, strict=True)),
-            rows=_row_counts(plan, index.nulls),
+            plan=_report_plan(prepared, strategy, spec),
+            counts_before=per_class(layout, layout.counts),
+            counts_after=per_class(layout, p2.after),
+            rows=_row_counts(p2, strategy, layout.nulls, test_rows),
             output=None,
             timings=timings,
             warnings=warnings,
             command=command,
             dry_run=dry_run,
+            extra=extra,
         )
+        if bags:
+            report.extra["bags"] = [
+                {"bag": b + 1, "seed": derived_seed(seed, "bag", b + 1), "path": name}
+                for b, (name, _, _) in enumerate(bag_targets)
+            ] or [{"bag": b + 1, "seed": derived_seed(seed, "bag", b + 1)} for b in range(bags)]
         if dry_run:
             timings["total"] = time.perf_counter() - started
             return report
 
         assert out_fmt is not None
-        smote = None
-        if strategy == "smote":
-            for cls, n, t in zip(plan.classes, plan.before, plan.after, strict=True):
-                if t > n:
-                    check_class_size(cls, n, k_neighbors)
-            smote = _Smote(feature_cols, tuple(id_columns or ()), k_neighbors, seed, lenient)
-
         t0 = time.perf_counter()
-        sink = AtomicFile(out_path)
-        report_sink: AtomicFile | None = None
+        sinks: list[AtomicFile] = []
         try:
-            outcome = _Outcome(warnings=warnings)
-            _write(
-                source,
-                lf,
-                sink.tmp,
-                out_fmt,
-                schema,
-                index,
-                plan,
-                seed,
-                chunk_size,
-                drop_null_labels,
-                smote,
-                progress,
-                shuffle,
-                outcome,
-            )
-            written = outcome.written
+            if bags:
+                _write_bags(
+                    source,
+                    lf,
+                    schema,
+                    p2,
+                    seed,
+                    chunk_size,
+                    drop_null_labels,
+                    bag_targets,
+                    sinks,
+                    report,
+                    progress,
+                )
+            else:
+                sink = AtomicFile(out_path)
+                sinks.append(sink)
+                if p2.split is not None:
+                    test_sink = AtomicFile(test_path, what="test output")
+                    sinks.append(test_sink)
+                    p2.split.path = test_sink.tmp
+                    assert test_fmt is not None
+                    p2.split.fmt = test_fmt
+                outcome = _Outcome(warnings=warnings)
+                _write(
+                    source,
+                    lf,
+                    sink.tmp,
+                    out_fmt,
+                    schema,
+                    prepared.out_schema,
+                    p2,
+                    seed,
+                    chunk_size,
+                    drop_null_labels,
+                    progress,
+                    shuffle,
+                    outcome,
+                )
+                if p2.smote is not None:
+                    timings["smote_prepare"] = outcome.smote_seconds
+                    parameters["knn"] = outcome.knn
+                    parameters["categorical"] = [
+                        c for c in p2.smote.categorical if c in outcome.categorical
+                    ]
+                    if outcome.left_out_columns:
+                        parameters["categorical_left_out"] = outcome.left_out_columns
+                report.counts_after = per_class(layout, outcome.written)
+                report.output = {
+                    "path": out_str,
+                    "format": out_fmt,
+                    "bytes": sink.tmp.stat().st_size,
+                }
+                if p2.split is not None:
+                    report.extra["split"]["bytes"] = sinks[1].tmp.stat().st_size
             timings["write"] = time.perf_counter() - t0
-            if smote is not None:
-                timings["smote_prepare"] = outcome.smote_seconds
-                parameters["knn"] = outcome.knn
-            report.counts_after = dict(zip(plan.classes, written, strict=True))
-            size = sink.tmp.stat().st_size
-            report.output = {"path": out_str, "format": out_fmt, "bytes": size}
             timings["total"] = time.perf_counter() - started
             if rep_path is not None:
-                report_sink = write_report(report, rep_path)
-            sink.commit()
-            if report_sink is not None:
-                report_sink.commit()
+                sinks.append(write_report(report, rep_path))
+            for s in sinks:
+                s.commit()
         finally:
-            sink.discard()
-            if report_sink is not None:
-                report_sink.discard()
+            for s in sinks:
+                s.discard()
         return report
     finally:
         source.close()
+
+
+DEFAULT_WEIGHT_COLUMN = "sample_weight"
+SCALES: tuple[str, ...] = ("none", "standard")
+
+
+def _check_options(
+    strategy: str,
+    *,
+    features: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    id_columns: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    scale: str,
+    grow_with: str | None,
+    weight_column: str | None,
+    bags: int | None,
+    test_size: float | str | None,
+    test_output: str | os.PathLike[str] | None,
+    shuffle: bool,
+    group_policy: str,
+    shrinkage: float | None,
+    output: str | os.PathLike[str] | None,
+    warnings: list[str],
+) -> None:
+    """Flags that do not fit the strategy or each other: usage errors, or warnings."""
+    if grow_with is not None and grow_with not in GROW_WITH:
+        raise UsageError(
+            f"--grow-with {grow_with!r} is not a way to grow", hint="use oversample or smote"
+        )
+    smote_grows = strategy == "smote" or (strategy == "hybrid" and grow_with == "smote")
+    if not smote_grows:
+        for flag, given in (
+            ("--features", features if shrinkage is None else None),
+            ("--exclude", exclude if shrinkage is None else None),
+            ("--id-columns", id_columns if shrinkage is None else None),
+            ("--categorical", categorical),
+            ("--scale", None if scale == "none" else scale),
+        ):
+            if given:
+                warnings.append(f"{flag} is used by smote only and was ignored")
+    if scale not in SCALES:
+        raise UsageError(f"--scale {scale!r} is not a scaling", hint="use none or standard")
+    if grow_with is not None and strategy != "hybrid":
+        warnings.append("--grow-with is used by hybrid only and was ignored")
+    if weight_column is not None and strategy != "weight":
+        warnings.append("--weight-column is used by --strategy weight only and was ignored")
+    if weight_column is not None and not weight_column.strip():
+        raise UsageError("--weight-column must not be empty")
+    if group_policy not in GROUP_POLICIES:
+        raise UsageError(
+            f"--group-policy {group_policy!r} is not a policy",
+            hint=f"use {', '.join(GROUP_POLICIES)}",
+        )
+    if shrinkage is not None:
+        oversampling = strategy == "oversample" or (
+            strategy == "hybrid" and (grow_with or "oversample") == "oversample"
+        )
+        if not oversampling:
+            raise UsageError(
+                "--shrinkage jitters duplicated rows: it needs --strategy oversample "
+                "(or hybrid growing with oversample)"
+            )
+        if not (shrinkage >= 0 and math.isfinite(shrinkage)):
+            raise UsageError(f"--shrinkage must be 0 or more (got {shrinkage})")
+    if (test_size is None) != (test_output is None):
+        raise UsageError(
+            "--test-size and --test-output go together",
+            hint="e.g. --test-size 0.2 --test-output test.parquet",
+        )
+    if bags is not None:
+        if bags < 1:
+            raise UsageError(f"--bags must be at least 1 (got {bags})")
+        if strategy != "undersample":
+            raise UsageError(
+                f"--bags makes undersampled bags; --strategy {strategy} does not fit",
+                hint="use --strategy undersample",
+            )
+        if shuffle:
+            raise UsageError("--bags and --shuffle do not go together")
+        if test_size is not None:
+            raise UsageError(
+                "--bags and --test-size do not go together",
+                hint="split first with --test-size, then make bags from the train file",
+            )
+        if output is not None and str(output) == STDIO:
+            raise UsageError("--bags writes several files; -o - (stdout) cannot hold them")
+
+
+def resolve_smote_columns(
+    schema: pl.Schema,
+    label: str,
+    features: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    id_columns: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    by: Sequence[str],
+) -> tuple[list[str], list[str], bool]:
+    """SMOTE's numeric features, its categorical features, and whether those were named.
+
+    Without ``--categorical``, string, categorical and boolean columns other than
+    the label, ``--by``, ``--exclude`` and ``--id-columns`` take part in the distance
+    (SMOTE-NC); ``--categorical`` names them instead.
+    """
+    numeric = [
+        c
+        for c in resolve_features(schema, label, features, exclude, id_columns, allow_empty=True)
+        if c not in by
+    ]
+    cats = _names("--categorical", categorical, schema, label)
+    for c in cats:
+        if c in (id_columns or ()) or c in (exclude or ()):
+            raise UsageError(f"column {c!r} is in both --categorical and --id-columns/--exclude")
+    skip = {label, *(exclude or ()), *(id_columns or ()), *by}
+    if categorical is None:
+        cats = [
+            c
+            for c, t in schema.items()
+            if c not in skip and c not in numeric and _is_categorical(t)
+        ]
+    numeric = [c for c in numeric if c not in cats]
+    if not numeric and not cats:
+        raise DataError(
+            "SMOTE needs at least one feature column and the input has none left",
+            hint="check --features/--exclude/--categorical, or use oversample",
+        )
+    return numeric, cats, categorical is not None
+
+
+def _is_categorical(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum)
 
 
 def resample_frame(
@@ -528,6 +1176,13 @@ def resample_frame(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
     drop_null_labels: bool = False,
     lenient: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -546,73 +1201,72 @@ def resample_frame(
     if k_neighbors < 1:
         raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    warnings: list[str] = []
+    _check_options(
+        strategy,
+        features=features,
+        exclude=exclude,
+        id_columns=id_columns,
+        categorical=categorical,
+        scale=scale,
+        grow_with=grow_with,
+        weight_column=weight_column,
+        bags=None,
+        test_size=None,
+        test_output=None,
+        shuffle=False,
+        group_policy=group_policy,
+        shrinkage=shrinkage,
+        output=None,
+        warnings=warnings,
+    )
     display = "<frame>"
-    _check_label(frame.schema, label, display)
     lf = frame.lazy()
-    index = count_classes(lf, label, display)
-    drop_null_labels = drop_null_labels or lenient
-    if index.nulls and not drop_null_labels:
-        raise DataError(
-            f"label column {label!r} has {index.nulls} null value{'s' if index.nulls != 1 else ''}",
-            hint="pass drop_null_labels=True to leave those rows out",
-        )
-    if len(index) == 0:
-        raise DataError("the frame has no rows with a label")
-    plan = make_plan(index.pairs(), strategy, spec)
-    smote = None
-    if strategy == "smote":
-        feature_cols = resolve_features(frame.schema, label, features, exclude, id_columns)
-        for cls, n, t in zip(plan.classes, plan.before, plan.after, strict=True):
-            if t > n:
-                check_class_size(cls, n, k_neighbors)
-        smote = _Smote(feature_cols, tuple(id_columns or ()), k_neighbors, seed, lenient)
-    kept = plan.before if strategy == "smote" else plan.after
-    selector = RowSelector(plan.classes, plan.before, kept, seed, strategy)
-    outcome = _Outcome(warnings=[])
+    prepared = _prepare(
+        lf,
+        frame.schema,
+        display,
+        label=label,
+        strategy=strategy,
+        spec=spec,
+        seed=seed,
+        k_neighbors=k_neighbors,
+        features=features,
+        exclude=exclude,
+        id_columns=id_columns,
+        categorical=categorical,
+        scale=scale,
+        grow_with=grow_with or "oversample",
+        weight_column=weight_column or DEFAULT_WEIGHT_COLUMN,
+        by=by,
+        group_policy=group_policy,
+        shrinkage=shrinkage,
+        test_share=None,
+        drop_null_labels=drop_null_labels or lenient,
+        lenient=lenient,
+        max_classes=None,
+        timings={},
+        warnings=warnings,
+    )
+    p2 = prepared.pass2
+    outcome = _Outcome(warnings=warnings)
     parts = list(
         _output_frames(
             display,
             lf,
             frame.schema,
-            index,
-            plan,
-            selector,
+            p2,
+            p2.selector(seed),
             chunk_size,
-            drop_null_labels,
-            smote,
+            drop_null_labels or lenient,
             None,
             outcome,
             threading.Event(),
         )
     )
     if not parts:
-        return frame.clear()
+        return pl.DataFrame(schema=prepared.out_schema)
     return pl.concat(parts, rechunk=True)
-
-
-def _row_counts(plan: Plan, nulls: int) -> dict[str, int]:
-    """The report's row counts: the plan fixes them all before a row is written."""
-    grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
-    cut = sum(max(0, b - a) for a, b in zip(plan.after, plan.before, strict=True))
-    return {
-        "read": plan.rows_in + nulls,
-        "written": plan.rows_out,
-        "synthetic": grown if plan.strategy == "smote" else 0,
-        "dropped": cut + nulls,
-        "duplicated": 0 if plan.strategy == "smote" else grown,
-        "null_labels_dropped": nulls,
-    }
-
-
-@dataclass(frozen=True)
-class _Smote:
-    """What SMOTE needs besides the plan."""
-
-    features: list[str]
-    id_columns: tuple[str, ...]
-    k: int
-    seed: int
-    lenient: bool
 
 
 @dataclass
@@ -622,40 +1276,45 @@ class _Outcome:
     warnings: list[str]
     written: list[int] = field(default_factory=list)
     knn: dict[str, str] = field(default_factory=dict)
+    categorical: set[str] = field(default_factory=set)
+    left_out_columns: dict[str, str] = field(default_factory=dict)
     smote_seconds: float = 0.0
 
 
 def _prepare_smote(
-    pool: pl.DataFrame,
-    codes: np.ndarray,
-    grow: list[int],
-    index: ClassIndex,
-    plan: Plan,
-    smote: _Smote,
-    outcome: _Outcome,
+    pool: pl.DataFrame, codes: np.ndarray, p2: _Pass2, outcome: _Outcome
 ) -> list[SmoteClass]:
-    """Neighbours and draws of every class to grow, from its rows (``pool``, input order)."""
+    """Neighbours and draws of every cell to grow, from its rows (``pool``, input order)."""
     started = time.perf_counter()
+    smote = p2.smote
+    assert smote is not None
+    layout = p2.layout
     out = []
-    for i in grow:
+    for i in p2.grow:
         sc = prepare_smote(
             pool.filter(pl.Series(codes == i)),
-            index.tokens[i],
-            index.value(i),
-            plan.after[i] - plan.before[i],
-            index.label,
+            layout.names[i],
+            layout.values[i],
+            p2.after[i] - p2.before[i],
+            layout.label,
             smote.features,
             smote.id_columns,
             smote.k,
             smote.seed,
             drop_invalid=smote.lenient,
+            categorical=smote.categorical,
+            named_categorical=smote.named_categorical,
+            scale=smote.scale,
+            left_out_columns=outcome.left_out_columns,
         )
+        shown = layout.classes[i] if layout.groups[i] is None else layout.names[i]
         if sc.left_out:
             outcome.warnings.append(
-                f"{sc.left_out} rows of class {sc.cls!r} with a null, NaN or infinite feature "
+                f"{sc.left_out} rows of class {shown!r} with a null, NaN or infinite feature "
                 "were left out of the SMOTE seeds (--lenient)"
             )
-        outcome.knn[sc.cls] = sc.knn_method
+        outcome.knn[shown.replace("\x1f", " ")] = sc.knn_method
+        outcome.categorical.update(sc.categorical)
         out.append(sc)
     outcome.smote_seconds = time.perf_counter() - started
     return out
@@ -667,38 +1326,34 @@ def _write(
     path: Path,
     fmt: str,
     schema: pl.Schema,
-    index: ClassIndex,
-    plan: Plan,
+    out_schema: pl.Schema,
+    p2: _Pass2,
     seed: int,
     chunk_size: int,
     drop_null_labels: bool,
-    smote: _Smote | None,
     progress: Progress | None,
     shuffle: bool,
     outcome: _Outcome,
 ) -> None:
     """Pass 2 (and SMOTE's synthetic rows) into ``path``; fills ``outcome``."""
-    kept = plan.before if plan.strategy == "smote" else plan.after
-    selector = RowSelector(plan.classes, plan.before, kept, seed, plan.strategy)
-    dictionaries: dict[str, list[str]] = {}
-    cats = dictionary_columns(schema, fmt)
-    if cats:
-        with reading(source.display):
-            found = lf.select(
-                pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
-            ).collect()
-        dictionaries = {c: found[c][0].to_list() for c in cats}
+    selector = p2.selector(seed)
+    dictionaries = _dictionaries(source, lf, schema, fmt)
+    split = p2.split
+    if split is not None:
+        assert split.path is not None
+        test_dicts = _dictionaries(source, lf, schema, split.fmt)
+        with writing():
+            split.writer = open_frame_writer(split.path, split.fmt, schema, test_dicts)
+        split.written = np.zeros(len(p2.layout), dtype=np.int64)
     stop = threading.Event()
     frames = _output_frames(
         source.display,
         lf,
         schema,
-        index,
-        plan,
+        p2,
         selector,
         chunk_size,
         drop_null_labels,
-        smote,
         progress,
         outcome,
         stop,
@@ -706,84 +1361,202 @@ def _write(
     folder = None
     if shuffle:
         folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=path.parent))
-        frames = shuffled(frames, schema, seed, plan.rows_out, folder, chunk_size)
+        frames = shuffled(frames, out_schema, seed, sum(p2.after), folder, chunk_size)
     try:
         with writing():
-            write_frames(frames, path, fmt, schema, dictionaries, stop)
+            write_frames(frames, path, fmt, out_schema, dictionaries, stop)
+            if split is not None:
+                split.writer.close()
+                split.writer = None
     finally:
+        if split is not None and split.writer is not None:
+            with contextlib.suppress(Exception):
+                split.writer.close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-    if tuple(outcome.written) != plan.after:
+    if tuple(outcome.written) != p2.after:
         raise RuntimeError(
-            f"rows written per class {outcome.written} differ from the plan {plan.after}"
+            f"rows written per cell {outcome.written} differ from the plan {p2.after}"
         )
+    if (
+        split is not None
+        and split.written is not None
+        and tuple(int(v) for v in split.written) != split.counts
+    ):
+        raise RuntimeError(f"test rows {split.written} differ from the plan {split.counts}")
+
+
+def _dictionaries(
+    source: Source, lf: pl.LazyFrame, schema: pl.Schema, fmt: str
+) -> dict[str, list[str]]:
+    """Fixed sorted dictionaries of Categorical columns, for Parquet/IPC bytes that
+    do not depend on the batching (one extra scan of those columns)."""
+    cats = dictionary_columns(schema, fmt)
+    if not cats:
+        return {}
+    with reading(source.display):
+        found = lf.select(
+            pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
+        ).collect()
+    return {c: found[c][0].to_list() for c in cats}
+
+
+def _write_bags(
+    source: Source,
+    lf: pl.LazyFrame,
+    schema: pl.Schema,
+    p2: _Pass2,
+    seed: int,
+    chunk_size: int,
+    drop_null_labels: bool,
+    targets: list[tuple[str, Path | None, str]],
+    sinks: list[AtomicFile],
+    report: Report,
+    progress: Progress | None,
+) -> None:
+    """K undersampled bags from one pass over the input, each with its own derived seed."""
+    layout = p2.layout
+    selectors = [
+        RowSelector(
+            layout.names, p2.before, p2.after, derived_seed(seed, "bag", b + 1), "undersample"
+        )
+        for b in range(len(targets))
+    ]
+    writers: list[Any] = []
+    try:
+        for name, path, fmt in targets:
+            sink = AtomicFile(path, what=f"bag {name}")
+            sinks.append(sink)
+            dicts = _dictionaries(source, lf, schema, fmt)
+            with writing():
+                writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts))
+        scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
+        done = 0
+        with reading(source.display):
+            for batch in frame_batches(scan, chunk_size):
+                try:
+                    codes = layout.codes(batch)
+                except LookupError as exc:
+                    raise DataError(f"{source.display} changed while it was read: {exc}") from None
+                for selector, writer in zip(selectors, writers, strict=True):
+                    keep = selector.copies(codes).astype(bool)
+                    with writing():
+                        writer.write(batch.filter(pl.Series(keep)))
+                done += batch.height
+                if progress:
+                    progress("write", done, sum(p2.before))
+        with writing():
+            while writers:
+                writers.pop(0).close()
+    finally:
+        for w in writers:
+            with contextlib.suppress(Exception):
+                w.close()
+    for selector in selectors:
+        if not np.array_equal(selector.offsets, np.array(p2.before)):
+            raise DataError(f"{source.display} changed while it was read (class counts differ)")
+        if tuple(int(v) for v in selector.written) != p2.after:
+            raise RuntimeError(f"bag rows {selector.written} differ from the plan {p2.after}")
+    for entry, sink, selector in zip(report.extra["bags"], sinks, selectors, strict=True):
+        entry["rows"] = int(selector.written.sum())
+        entry["counts"] = per_class(layout, [int(v) for v in selector.written])
+        entry["format"] = targets[entry["bag"] - 1][2]
+        entry["bytes"] = sink.tmp.stat().st_size
+    report.output = {
+        "path": "; ".join(t[0] for t in targets),
+        "format": targets[0][2],
+        "bytes": sum(s.tmp.stat().st_size for s in sinks),
+    }
 
 
 def _output_frames(
     display: str,
     lf: pl.LazyFrame,
     schema: pl.Schema,
-    index: ClassIndex,
-    plan: Plan,
+    p2: _Pass2,
     selector: RowSelector,
     chunk_size: int,
     drop_null_labels: bool,
-    smote: _Smote | None,
     progress: Progress | None,
     outcome: _Outcome,
     stop: threading.Event,
 ) -> Iterator[pl.DataFrame]:
     """The output, in order, as frames of at most ``chunk_size`` rows.
 
-    The rows of the classes SMOTE grows are kept as they stream by (they are the
+    The rows of the cells SMOTE grows are kept as they stream by (they are the
     pool), so the synthetic rows that follow the input need no second scan.
-    ``outcome`` is complete once the stream has ended.
+    Test-split rows go to their own writer as they stream by. ``outcome`` is
+    complete once the stream has ended.
     """
-    label = index.label
-    grow = (
-        []
-        if smote is None
-        else [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
-    )
+    layout = p2.layout
+    grow = p2.grow
+    split = p2.split
     pool: list[pl.DataFrame] = []
     pool_codes: list[np.ndarray] = []
-    scan = lf.filter(pl.col(label).is_not_null()) if drop_null_labels else lf
-    total = plan.rows_in
+    scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
+    total = sum(layout.counts)
     done = 0
+    weights = p2.weights
     with reading(display):
         for batch in frame_batches(scan, chunk_size):
             if stop.is_set():
                 raise SinkStopped
             try:
-                codes = index.codes(batch[label])
+                codes = layout.codes(batch)
             except LookupError as exc:
                 raise DataError(f"{display} changed while it was read: {exc}") from None
+            done += batch.height
+            if split is not None:
+                test = split.mask(codes)
+                if test.any():
+                    part = batch.filter(pl.Series(test))
+                    with writing():
+                        split.writer.write(part)
+                    assert split.written is not None
+                    split.written += np.bincount(codes[test], minlength=len(layout))
+                    batch = batch.filter(pl.Series(~test))
+                    codes = codes[~test]
             copies = selector.copies(codes)
             if grow:
                 mine = np.isin(codes, grow)
                 if mine.any():
                     pool.append(batch.filter(pl.Series(mine)))
                     pool_codes.append(codes[mine])
-            yield from expand(batch, copies, chunk_size)
-            done += batch.height
+            if weights is not None:
+                assert p2.weight_column is not None
+                batch = batch.with_columns(pl.Series(p2.weight_column, weights[codes]))
+            if p2.shrink is None:
+                yield from expand(batch, copies, chunk_size)
+            else:
+                yield from _expand_jittered(batch, codes, copies, chunk_size, p2.shrink)
             if progress:
                 progress("write", done, total)
-    if not np.array_equal(selector.offsets, np.array(plan.before)):
+    if not np.array_equal(selector.offsets, np.array(p2.before)):
         raise DataError(f"{display} changed while it was read (class counts differ)")
     counts = selector.written.copy()
     smote_classes: list[SmoteClass] = []
-    if smote is not None and grow:
-        smote_classes = _prepare_smote(
-            pl.concat(pool), np.concatenate(pool_codes), grow, index, plan, smote, outcome
-        )
+    if p2.smote is not None and grow:
+        smote_classes = _prepare_smote(pl.concat(pool), np.concatenate(pool_codes), p2, outcome)
         pool.clear()  # each class keeps its own rows
-    for sc in smote_classes:
-        i = plan.classes.index(sc.cls)
+    for i, sc in zip(grow, smote_classes, strict=True):
         for part in sc.batches(schema, chunk_size):
             if stop.is_set():
                 raise SinkStopped
             yield part
             counts[i] += part.height
             if progress:
-                progress("smote", int(counts[i] - plan.before[i]), sc.new_rows)
+                progress("smote", int(counts[i] - p2.before[i]), sc.new_rows)
     outcome.written = [int(v) for v in counts]
+
+
+def _expand_jittered(
+    df: pl.DataFrame, codes: np.ndarray, copies: np.ndarray, max_rows: int, shrink: _Shrink
+) -> Iterator[pl.DataFrame]:
+    """Like ``expand``, with the smoothed-bootstrap jitter on every copy but the first."""
+    rows = np.repeat(np.arange(df.height), copies)
+    dup = np.zeros(rows.size, dtype=bool)
+    dup[1:] = rows[1:] == rows[:-1]
+    for start in range(0, rows.size, max_rows):
+        part = rows[start : start + max_rows]
+        frame = df.gather(pl.Series(part.astype(np.uint32)))
+        yield shrink.apply(frame, codes[part], dup[start : start + max_rows])

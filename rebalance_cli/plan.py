@@ -15,17 +15,31 @@ from typing import Any, Literal
 
 from .errors import DataError, UsageError
 
-Strategy = Literal["undersample", "oversample", "smote"]
-STRATEGIES: tuple[str, ...] = ("undersample", "oversample", "smote")
-KEYWORDS: tuple[str, ...] = ("auto", "minority", "majority", "not-minority", "not-majority", "all")
+Strategy = Literal["undersample", "oversample", "smote", "hybrid", "weight"]
+STRATEGIES: tuple[str, ...] = ("undersample", "oversample", "smote", "hybrid", "weight")
+GROW_WITH: tuple[str, ...] = ("oversample", "smote")
+KEYWORDS: tuple[str, ...] = (
+    "auto",
+    "minority",
+    "majority",
+    "not-minority",
+    "not-majority",
+    "all",
+    "balanced",
+)
 
 
-def direction(strategy: str) -> Literal["under", "over"]:
-    """Whether a strategy removes rows ("under") or adds them ("over")."""
+def direction(strategy: str) -> Literal["under", "over", "both"]:
+    """Whether a strategy removes rows ("under"), adds them ("over"), or both ("both").
+
+    ``weight`` adds weight, so its targets read like oversampling's.
+    """
     if strategy == "undersample":
         return "under"
-    if strategy in ("oversample", "smote"):
+    if strategy in ("oversample", "smote", "weight"):
         return "over"
+    if strategy == "hybrid":
+        return "both"
     raise UsageError(
         f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
     )
@@ -35,9 +49,10 @@ def direction(strategy: str) -> Literal["under", "over"]:
 class TargetSpec:
     """A parsed ``--target``: a keyword, a ratio, or explicit per-class counts."""
 
-    kind: Literal["keyword", "ratio", "counts"]
+    kind: Literal["keyword", "ratio", "counts", "size"]
     keyword: str | None = None
     ratio: Fraction | None = None
+    size: int | None = None
     text: str = "auto"
     counts: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
@@ -63,9 +78,13 @@ def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
         return TargetSpec("counts", text=_counts_text(items), counts=items)
     if isinstance(text, bool):
         raise UsageError(f"--target {text!r} is not a target")
+    if isinstance(text, int) and text >= 2:
+        return TargetSpec("size", size=text, text=str(text))
     if isinstance(text, int | float):
         text = repr(text)
     raw = text.strip()
+    if raw.isdigit() and int(raw) >= 2:
+        return TargetSpec("size", size=int(raw), text=str(int(raw)))
     low = raw.lower().replace("_", "-")
     if "=" in raw:
         raw = text  # class names may begin or end with spaces
@@ -101,7 +120,7 @@ def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
         raise UsageError(
             f"--target {raw!r} is not a target",
             hint="use auto, minority, majority, not-minority, not-majority, all, "
-            "a ratio in (0, 1], or counts such as a=100,b=250",
+            "a ratio in (0, 1], a class size such as 5000, or counts such as a=100,b=250",
         )
     ratio = Fraction(dec)
     if not (0 < ratio <= 1):
@@ -151,6 +170,7 @@ class Plan:
     majority_ties: tuple[str, ...]
     minority_ties: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    weights: tuple[float, ...] | None = None
 
     @property
     def rows_in(self) -> int:
@@ -181,6 +201,11 @@ class Plan:
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "warnings": list(self.warnings),
+            **(
+                {}
+                if self.weights is None
+                else {"weights": dict(zip(self.classes, self.weights, strict=True))}
+            ),
         }
 
 
@@ -222,8 +247,29 @@ def make_plan(
         goal = big if way == "over" else small
         return [v if c == skip else goal for c, v in zip(classes, n, strict=True)]
 
-    if spec.kind == "keyword":
+    if way == "both" and spec.kind not in ("size", "counts"):
+        raise UsageError(
+            f"--target {spec} does not fit hybrid: it needs a class size or per-class counts",
+            hint="e.g. --target 50000 (every class to 50000 rows) or --target a=50000,b=20000",
+        )
+    if spec.kind == "size":
+        assert spec.size is not None
+        goal = spec.size
+        if way == "over":
+            after = [max(v, goal) for v in n]
+        elif way == "under":
+            after = [min(v, goal) for v in n]
+        else:
+            after = [goal] * len(n)
+    elif spec.kind == "keyword":
         kw = spec.keyword
+        if kw == "balanced":
+            if strategy != "weight":
+                raise UsageError(
+                    "--target balanced is a class-weight target",
+                    hint="use it with --strategy weight, or --target auto",
+                )
+            kw = "auto"
         if kw == "auto":
             kw = "not-majority" if way == "over" else "not-minority"
         if kw == "minority":
@@ -272,7 +318,9 @@ def make_plan(
         for name, want in named.items():
             i = classes.index(name)
             have = n[i]
-            if way == "over" and want < have:
+            if strategy == "weight":
+                pass  # a class's total weight may go down as well as up
+            elif way == "over" and want < have:
                 raise UsageError(
                     f"{strategy} cannot shrink class {name!r} from {have} rows to {want}",
                     hint="ask for at least its current count, or use undersample",
@@ -283,7 +331,20 @@ def make_plan(
                     hint="ask for at most its current count, or use oversample or smote",
                 )
             after[i] = want
-    if tuple(after) == n:
+    weights = None
+    if strategy == "weight":
+        if spec.kind == "keyword" and spec.keyword in ("auto", "balanced"):
+            # scikit-learn's "balanced": every class weighs n / K in total
+            totals = [Fraction(sum(n), len(n))] * len(n)
+        else:
+            totals = [Fraction(a) for a in after]
+        if any(t == 0 for t in totals):
+            raise UsageError("--target gives a class a total weight of 0; drop it instead")
+        weights = tuple(float(t / v) for t, v in zip(totals, n, strict=True))
+        after = list(n)
+        if all(w == 1.0 for w in weights):
+            warnings.append(f"--target {spec} changes nothing for weight: every weight is 1")
+    elif tuple(after) == n:
         warnings.append(
             f"--target {spec} changes nothing for {strategy}: every class already meets it"
         )
@@ -308,4 +369,5 @@ def make_plan(
         majority_ties=majority_ties,
         minority_ties=minority_ties,
         warnings=tuple(warnings),
+        weights=weights,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ SCHEMA_VERSION = 1
 
 def package_versions() -> dict[str, str]:
     """Versions of the tool and of the libraries that shape its output."""
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for dist in ("rebalance-cli", "polars", "pyarrow", "numpy", "scikit-learn", "typer", "rich"):
         try:
@@ -43,6 +44,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     command: list[str] | None = None
     dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # groups, bags, split, settings
 
     @property
     def seed(self) -> int:
@@ -66,6 +68,7 @@ class Report:
             "output": self.output,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "warnings": self.warnings,
+            **self.extra,
         }
 
     def to_json(self) -> str:

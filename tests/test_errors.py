@@ -146,14 +146,14 @@ def test_smote_data_errors_exit_3(tmp_path, cli):
     x[36] = np.inf
     pl.DataFrame({"x": x, "y": ["a"] * 30 + ["b"] * 10}).write_parquet(nan)
     strings = tmp_path / "strings.csv"
-    pl.DataFrame({"s": ["u"] * 40, "y": ["a"] * 30 + ["b"] * 10}).write_csv(strings)
+    pl.DataFrame({"y": ["a"] * 30 + ["b"] * 10}).write_csv(strings)
     for path, fragment in [
         (
             few,
             "class 'b' has 3 rows; SMOTE with k=5 needs at least 6 (use --k-neighbors 2 or lower)",
         ),
         (nan, "feature column 'x' has 2 null, NaN or infinite values in class 'b'"),
-        (strings, "SMOTE needs at least one numeric feature column"),
+        (strings, "SMOTE needs at least one feature column"),
     ]:
         before = listing(tmp_path)
         res = cli("apply", path, "-l", "y", "-s", "smote", "-o", tmp_path / "o.csv")

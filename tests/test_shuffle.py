@@ -73,5 +73,7 @@ def test_smote_report_names_the_knn_method(tmp_path, write_data, cli):
     src = write_data(mixed_frame({"a": 300, "b": 60}), "in.parquet")
     res = cli("apply", src, "-l", "y", "-s", "smote", "--json", "-o", tmp_path / "o.parquet")
     assert res.code == 0
-    assert json.loads(res.stdout)["parameters"]["knn"] == {"b": "kd-tree"}
+    assert json.loads(res.stdout)["parameters"]["knn"] == {
+        "b": "kd-tree, SMOTE-NC over city, member"
+    }
     assert listing(tmp_path) == {"in.parquet", "o.parquet"}

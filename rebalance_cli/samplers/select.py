@@ -27,9 +27,10 @@ class RowSelector:
         before: Sequence[int],
         after: Sequence[int],
         seed: int,
-        stream: str,
+        stream: str | Sequence[str],
     ) -> None:
         k = len(classes)
+        streams = [stream] * k if isinstance(stream, str) else list(stream)
         self.q = np.zeros(k, dtype=np.int64)
         self.extra = np.zeros(k, dtype=bool)
         self.threshold = np.zeros(k, dtype=np.uint64)
@@ -37,9 +38,11 @@ class RowSelector:
         self.offsets = np.zeros(k, dtype=np.int64)
         self.written = np.zeros(k, dtype=np.int64)
         for i, (cls, n, t) in enumerate(zip(classes, before, after, strict=True)):
+            if n == 0:
+                continue
             self.q[i], r = divmod(t, n)
             if r:
-                self.bases[i] = rng.stream_base(seed, stream, cls)
+                self.bases[i] = rng.stream_base(seed, streams[i], cls)
                 self.extra[i], self.threshold[i] = rng.chosen(self.bases[i], n, r)
         self.random = bool(self.extra.any())
 

@@ -9,6 +9,7 @@ the same whatever the batch size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,15 +58,30 @@ def _value_codes(s: pl.Series) -> np.ndarray:
     return ranked.fill_null(0).cast(pl.UInt64).to_numpy()
 
 
-def mode_source(codes: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
-    """For each row, the neighbour whose value is the most frequent among its k neighbours.
+def mode_candidates(codes: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """For each row, which of its k neighbours hold a most frequent value among them.
 
-    Ties go to the nearer neighbour. Memory is n * k * k booleans.
+    An (n, k) mask with one True per tied value (its nearest holder), so a
+    uniform draw among the True entries is a uniform draw among the tied values.
+    Memory is n * k * k booleans.
     """
     nc = codes[nbrs]
-    votes = (nc[:, :, None] == nc[:, None, :]).sum(axis=2)
-    best = votes.argmax(axis=1)
-    return nbrs[np.arange(nbrs.shape[0]), best]
+    same = nc[:, :, None] == nc[:, None, :]
+    votes = same.sum(axis=2)
+    top = votes == votes.max(axis=1, keepdims=True)
+    k = nbrs.shape[1]
+    earlier = np.tril(np.ones((k, k), dtype=bool), -1)  # [i, j]: j comes before i
+    first = ~(same & earlier[None, :, :]).any(axis=2)
+    return top & first
+
+
+def pick_candidate(mask: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Column of the r-th True entry of each row, r = draws[row] (0-based)."""
+    cum = np.cumsum(mask, axis=1)
+    return np.argmax(mask & (cum == (draws[:, None] + 1)), axis=1)
+
+
+CATEGORY_LIMIT = 256
 
 
 @dataclass
@@ -85,9 +101,11 @@ class SmoteClass:
     base_u: np.uint64
     new_rows: int
     k: int
-    mode_rows: dict[str, np.ndarray]
+    modes: dict[str, np.ndarray]  # column -> (n, k) mask of its tied most frequent values
+    tie_bases: dict[str, np.uint64]
     left_out: int = 0
     knn_method: str = "kd-tree"
+    categorical: tuple[str, ...] = ()  # the categorical columns the distance used
     integers: dict[str, np.ndarray] = field(default_factory=dict)
 
     def batches(self, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
@@ -118,8 +136,12 @@ class SmoteClass:
             elif name in self.id_columns:
                 cols.append(pl.repeat(None, len(j), dtype=dtype, eager=True).alias(name))
             else:
-                rows = pl.Series(self.mode_rows[name][seeds].astype(np.uint64))
-                cols.append(self.pool[name].gather(rows))
+                mask = self.modes[name][seeds]
+                tied = mask.sum(axis=1).astype(np.uint64)
+                key = rng.keys(self.tie_bases[name], j)
+                draws = ((key >> np.uint64(32)) * tied) >> np.uint64(32)  # uniform in [0, tied)
+                nb = self.nbrs[seeds, pick_candidate(mask, draws)]
+                cols.append(self.pool[name].gather(pl.Series(nb.astype(np.uint64))))
         return pl.DataFrame(cols)
 
 
@@ -146,11 +168,22 @@ def prepare_smote(
     k: int,
     seed: int,
     drop_invalid: bool = False,
+    categorical: Sequence[str] = (),
+    named_categorical: bool = False,
+    scale: str = "none",
+    left_out_columns: dict[str, str] | None = None,
 ) -> SmoteClass:
     """Validate one class's pool, find its neighbours, and set up its draws.
 
     With ``drop_invalid``, rows with a null, NaN or infinite feature are left
     out of the seeds and neighbours instead of failing the run.
+
+    ``categorical`` columns join the distance by the SMOTE-NC rule: one-hot,
+    each hot entry worth median(std of the numeric features) / sqrt(2), so two
+    rows that differ in one category are that median apart on it. Memory is
+    rows x (numeric features + categories), never rows x k x width.
+    ``scale="standard"`` divides each numeric feature by its standard deviation
+    in the class for the distance only; interpolation uses the raw values.
     """
     bad = np.zeros(pool.height, dtype=bool)
     for f in features:
@@ -172,21 +205,67 @@ def prepare_smote(
         pool = pool.filter(pl.Series(~bad))
     n = pool.height
     check_class_size(cls, n, k, usable=bool(left_out))
-    x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
+    if features:
+        x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
+    else:
+        x = np.zeros((n, 0))
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    nbrs, knn_method = neighbours(x, k)
+    space = x
+    if scale == "standard" and x.shape[1]:
+        std = x.std(axis=0)
+        space = x / np.where(std > 0, std, 1.0)
+    used: list[str] = []
+    blocks: list[np.ndarray] = []
+    if categorical:
+        spread = float(np.median(space.std(axis=0))) if space.shape[1] else 1.0
+        if not spread > 0:
+            spread = 1.0  # no numeric spread: every category mismatch counts 1
+        hot = spread / math.sqrt(2.0)
+        for c in categorical:
+            codes = _value_codes(pool[c])
+            width = int(codes.max()) + 1 if n else 1  # code 0 is kept for null
+            distinct = pool[c].n_unique()
+            if width > CATEGORY_LIMIT and named_categorical:
+                raise DataError(
+                    f"column {c!r} has {distinct} distinct values in class {cls!r}, more than "
+                    f"{CATEGORY_LIMIT}; one-hot it would cost {distinct} columns per row",
+                    hint="leave it out of --categorical",
+                )
+            if not named_categorical and (distinct > CATEGORY_LIMIT or 2 * distinct > n):
+                # an identifier or free text, not a category
+                if left_out_columns is not None:
+                    left_out_columns[c] = (
+                        f"{distinct} distinct values in {n} rows of class {cls!r}: an identifier "
+                        "or free text, not a category (name it with --categorical to use it)"
+                    )
+                continue
+            block = np.zeros((n, width))
+            block[np.arange(n), codes.astype(np.intp)] = hot
+            blocks.append(block)
+            used.append(c)
+    if blocks:
+        space = np.ascontiguousarray(np.hstack([space, *blocks]))
+    if space.shape[1] == 0:
+        raise DataError(
+            f"SMOTE has no feature to measure distances with in class {cls!r}",
+            hint="name numeric columns with --features or categories with --categorical",
+        )
+    nbrs, knn_method = neighbours(space, k)
+    del space, blocks
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
         base = rng.stream_base(seed, "smote-seed", cls)
         _, thr = rng.chosen(base, n, r)
         per_seed += rng.keys(base, np.arange(n, dtype=np.uint64)) <= thr
-    mode_rows: dict[str, np.ndarray] = {}
+    modes: dict[str, np.ndarray] = {}
+    tie_bases: dict[str, np.uint64] = {}
     for name in pool.columns:
         if name in features or name == label or name in id_columns:
             continue
-        mode_rows[name] = mode_source(_value_codes(pool[name]), nbrs)
+        modes[name] = mode_candidates(_value_codes(pool[name]), nbrs)
+        tie_bases[name] = rng.stream_base(seed, f"smote-tie\x1f{name}", cls)
     return SmoteClass(
         cls=cls,
         value=value,
@@ -201,8 +280,10 @@ def prepare_smote(
         base_u=rng.stream_base(seed, "smote-gap", cls),
         new_rows=new_rows,
         k=k,
-        mode_rows=mode_rows,
+        modes=modes,
+        tie_bases=tie_bases,
         left_out=left_out,
-        knn_method=knn_method,
+        knn_method=knn_method if not used else f"{knn_method}, SMOTE-NC over {', '.join(used)}",
+        categorical=tuple(used),
         integers={f: pool[f].to_numpy() for f in features if pool[f].dtype.is_integer()},
     )

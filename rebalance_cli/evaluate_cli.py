@@ -1,0 +1,344 @@
+"""The ``rebalance evaluate`` command: options, rendering and exit codes.
+
+The work is :func:`rebalance_cli.evaluate.evaluate`. cli.py registers
+:func:`evaluate_cmd`; the helpers it shares with cli.py are imported when the
+command runs, so either module can be imported first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # rich is imported when something is drawn (start-up time)
+    from rich.console import Console
+
+from .evaluate import (
+    CLASSIFIERS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_METRIC,
+    METRICS,
+    STRATEGIES,
+    EvaluationResult,
+    evaluate,
+)
+
+COLUMNS = (
+    ("roc_auc", "ROC-AUC"),
+    ("average_precision", "AP"),
+    ("balanced_accuracy", "bal.acc"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("f1", "F1"),
+    ("g_mean", "G-mean"),
+    ("mcc", "MCC"),
+    ("brier", "Brier"),
+)
+
+
+def _cell(result: EvaluationResult, strategy: str, metric: str) -> str:
+    mean, sd = result.summary(strategy, metric)
+    return f"{mean:.3f} ± {sd:.3f}"
+
+
+def _header(result: EvaluationResult) -> list[str]:
+    counts = ", ".join(f"{c} {n:,}" for c, n in zip(result.classes, result.counts, strict=True))
+    lines = [
+        f"{result.display}: {result.rows_used:,} rows evaluated, label {result.label!r} ({counts})",
+        f"{result.classifier}, stratified {result.folds}-fold x {result.repeats} repeats, "
+        f"seed {result.seed}; imputation, encoding, scaling and samplers fitted inside "
+        "the training folds",
+    ]
+    if result.positive is not None:
+        lines.append(
+            f"minority class {result.positive!r}: precision, recall and F1 are its own at "
+            f"threshold 0.5; average precision by chance (the prevalence) is "
+            f"{result.chance_average_precision:.3f}"
+        )
+    else:
+        lines.append(
+            "multi-class: macro averages over the classes; average precision by chance "
+            f"is about {result.chance_average_precision:.3f}"
+        )
+    if result.excluded:
+        lines.append("excluded columns: " + ", ".join(f"{c} ({why})" for c, why in result.excluded))
+    if result.sampled:
+        lines.append(
+            f"sampled: a seeded stratified sample of {result.rows_used:,} of "
+            f"{result.rows_total:,} rows (--max-rows {result.max_rows:,})"
+        )
+    return lines
+
+
+def _footer(result: EvaluationResult) -> list[str]:
+    lines = [
+        "mean ± standard deviation of the repeat means; none+threshold is the none model "
+        "with its threshold moved to the training prevalence",
+        "",
+        f"verdict ({result.metric}): {result.verdict.text}",
+        result.verdict.calibration,
+    ]
+    if result.warnings:
+        lines.append("")
+        lines.extend(f"warning: {w}" for w in result.warnings)
+    return lines
+
+
+def _recall_rows(result: EvaluationResult) -> list[list[str]]:
+    return [
+        [s, *(f"{result.class_recall(s)[c]:.3f}" for c in result.classes)]
+        for s in result.strategies
+    ]
+
+
+def render_plain(result: EvaluationResult) -> str:
+    """Aligned plain text for pipes and files."""
+    head = ["strategy", *(name for _, name in COLUMNS), "fit time"]
+    rows = [
+        [
+            s,
+            *(_cell(result, s, m) for m, _ in COLUMNS),
+            f"{result.relative_fit_time(s):.2f}x",
+        ]
+        for s in result.strategies
+    ]
+    out = [*_header(result), "", *_aligned(head, rows)]
+    if result.positive is None:
+        out += [
+            "",
+            "recall per class:",
+            *_aligned(["strategy", *result.classes], _recall_rows(result)),
+        ]
+    out += ["", *_footer(result)]
+    return "\n".join(out) + "\n"
+
+
+def _aligned(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in [head, *rows]
+    ]
+
+
+def render_rich(result: EvaluationResult, console: Console) -> None:
+    from rich.table import Table
+
+    for line in _header(result):
+        console.print(line)
+    table = Table(
+        title=f"{result.classifier} · {result.metric} is the primary metric", title_justify="left"
+    )
+    table.add_column("strategy")
+    for _, name in COLUMNS:
+        table.add_column(name, justify="right")
+    table.add_column("fit time", justify="right")
+    for s in result.strategies:
+        style = "bold green" if s == result.verdict.recommended else None
+        table.add_row(
+            s,
+            *(_cell(result, s, m) for m, _ in COLUMNS),
+            f"{result.relative_fit_time(s):.2f}x",
+            style=style,
+        )
+    console.print(table)
+    if result.positive is None:
+        recall = Table(title="recall per class", title_justify="left")
+        recall.add_column("strategy")
+        for c in result.classes:
+            recall.add_column(c, justify="right")
+        for row in _recall_rows(result):
+            recall.add_row(*row)
+        console.print(recall)
+    for line in _footer(result):
+        console.print(line, markup=False)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    from .cli import _stderr_is_terminal
+
+    if not enabled or not _stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True, highlight=False)
+    bar = Progress(
+        "fitting",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_interactive,
+    )
+    task = bar.add_task("fit", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def evaluate_cmd(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)],
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="The class column.", show_default=False)
+    ] = None,
+    strategies: Annotated[
+        str,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated: undersample, oversample, smote. none, none+threshold and "
+            "class-weight are always shown.",
+        ),
+    ] = "undersample,oversample,smote",
+    classifier: Annotated[
+        str, typer.Option("--classifier", "-c", help=f"{', '.join(CLASSIFIERS)}.")
+    ] = "logreg",
+    folds: Annotated[int, typer.Option("--folds", help="Stratified folds per repeat.")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", help="Repeats with new splits.")] = 3,
+    metric: Annotated[
+        str, typer.Option("--metric", help=f"Primary metric of the verdict: {', '.join(METRICS)}.")
+    ] = DEFAULT_METRIC,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed; drawn and reported when absent.")
+    ] = None,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rows", help="Evaluate on a seeded stratified sample of this many rows."
+        ),
+    ] = DEFAULT_MAX_ROWS,
+    k_neighbors: Annotated[
+        int, typer.Option("--k-neighbors", "-k", help="SMOTE: neighbours per row.")
+    ] = 5,
+    exclude: Annotated[
+        str | None, typer.Option("--exclude", help="Comma-separated columns not to learn from.")
+    ] = None,
+    drop_null_labels: Annotated[
+        bool, typer.Option("--drop-null-labels", help="Leave out rows whose label is null.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the full result as JSON on stdout.")
+    ] = False,
+    report: Annotated[
+        str | None, typer.Option("--report", help="Also write the JSON result to this file.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace an existing report.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format", help="csv, tsv, parquet, ipc or ndjson, when the name does not say."
+        ),
+    ] = None,
+    separator: Annotated[
+        str | None, typer.Option("--separator", help="CSV field separator (one character; 'tab').")
+    ] = None,
+    infer_schema_length: Annotated[
+        int,
+        typer.Option("--infer-schema-length", help="CSV/NDJSON rows used to infer types; 0: all."),
+    ] = 10_000,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="TOML settings file (an [evaluate] table); default ./rebalance.toml.",
+            envvar="REBALANCE_CONFIG",
+        ),
+    ] = None,
+    resample_before_split: Annotated[
+        bool, typer.Option("--debug-resample-before-split", hidden=True)
+    ] = False,
+) -> None:
+    """Does rebalancing help? Cross-validate none, class weights and the samplers, honestly.
+
+    Example: rebalance evaluate train.csv -l y --classifier hgb --seed 7
+    """
+    from .cli import COMMANDS, _command_line, _guarded, _read_options, _split
+    from .config import load_config, require, resolve
+    from .errors import UsageError
+    from .io import AtomicFile, check_target
+
+    with _guarded():
+        settings = resolve(ctx, "evaluate", load_config(config, COMMANDS))
+        o = {k: v["value"] for k, v in settings.items()}
+        label = require(settings, "label", "--label", "evaluate")
+        if str(o["strategies"]).strip() == "":
+            raise UsageError(
+                "--strategies names no strategy", hint=f"choose from {', '.join(STRATEGIES)}"
+            )
+        report = o["report"]
+        target = None
+        if report is not None:
+            inputs = [Path(data)] if data != "-" else []
+            target = check_target(report, o["force"], inputs, "report")
+        with _progress(not o["quiet"]) as progress:
+            result = evaluate(
+                data,
+                label=label,
+                strategies=o["strategies"],
+                classifier=o["classifier"],
+                folds=o["folds"],
+                repeats=o["repeats"],
+                metric=o["metric"],
+                seed=o["seed"],
+                max_rows=o["max_rows"],
+                k_neighbors=o["k_neighbors"],
+                exclude=_split(o["exclude"]) or (),
+                drop_null_labels=o["drop_null_labels"],
+                read=_read_options(
+                    o["input_format"], o["separator"], "utf8", o["infer_schema_length"]
+                ),
+                progress=progress,
+                resample_before_split=o["resample_before_split"],
+                command=_command_line(ctx),
+            )
+        as_json = o["as_json"]
+        doc = (
+            json.dumps({**result.to_dict(), "settings": settings}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
+        if report is not None:
+            sink = AtomicFile(target, what="report")
+            try:
+                sink.tmp.write_text(doc, encoding="utf-8")
+                sink.commit()
+            except BaseException:
+                sink.discard()
+                raise
+        if as_json:
+            for warning in result.warnings:
+                sys.stderr.write(f"rebalance: warning: {warning}\n")
+            sys.stdout.write(doc)
+        elif _stdout_is_terminal():
+            from rich.console import Console
+
+            render_rich(result, Console(highlight=False))
+        else:
+            sys.stdout.write(render_plain(result))
+        sys.stdout.flush()

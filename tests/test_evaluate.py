@@ -1,0 +1,658 @@
+"""`rebalance evaluate`: protocol, metrics, feasibility, output, verdict and the leakage guard."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+from rebalance_cli.evaluate import (
+    ALWAYS,
+    METRICS,
+    decide,
+    evaluate,
+    fold_metrics,
+    parse_strategies,
+    stratified_sample,
+)
+from rebalance_cli.evaluate_cli import render_plain, render_rich
+
+from .conftest import REPO, mixed_frame
+
+
+def numeric_frame(n_major: int, n_minor: int, seed: int = 0, shift: float = 1.0) -> pl.DataFrame:
+    """Two informative numeric features and one noise feature; minority class 'b'."""
+    rng = np.random.default_rng(seed)
+    n = n_major + n_minor
+    y = np.array(["a"] * n_major + ["b"] * n_minor)
+    order = rng.permutation(n)
+    y = y[order]
+    signal = (y == "b") * shift
+    return pl.DataFrame(
+        {
+            "f1": rng.normal(0, 1, n) + signal,
+            "f2": rng.normal(0, 1, n) - signal,
+            "noise": rng.normal(0, 1, n),
+            "y": y,
+        }
+    )
+
+
+def scores_only(doc: dict) -> dict:
+    """The JSON without what legitimately changes between runs (timings)."""
+    return {
+        "strategies": [
+            {k: v for k, v in s.items() if k not in ("fit_time_s", "relative_fit_time")}
+            for s in doc["strategies"]
+        ],
+        "folds": [{k: v for k, v in f.items() if k != "fit_time_s"} for f in doc["folds"]],
+        "verdict": doc["verdict"],
+        "split_seeds": doc["protocol"]["split_seeds"],
+    }
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_binary_metrics_by_hand() -> None:
+    # minority code 1; 6 test rows
+    y = np.array([0, 0, 0, 0, 1, 1])
+    p1 = np.array([0.1, 0.2, 0.6, 0.3, 0.7, 0.4])
+    proba = np.column_stack([1 - p1, p1])
+    pred = (p1 >= 0.5).astype(int)  # [0,0,1,0,1,0]
+    got, recall = fold_metrics(y, proba, pred, positive=1)
+    # pairs (pos, neg) ranked right: 0.7 beats all 4; 0.4 beats 0.1, 0.2, 0.3 -> 7 of 8
+    assert got["roc_auc"] == pytest.approx(7 / 8)
+    assert got["precision"] == pytest.approx(1 / 2)
+    assert got["recall"] == pytest.approx(1 / 2)
+    assert got["f1"] == pytest.approx(1 / 2)
+    tnr = 3 / 4
+    assert got["g_mean"] == pytest.approx(np.sqrt(0.5 * tnr))
+    assert got["balanced_accuracy"] == pytest.approx((0.5 + tnr) / 2)
+    assert got["brier"] == pytest.approx(np.mean((p1 - (y == 1)) ** 2))
+    # AP: ranks 0.7 (hit, P=1), 0.6 (miss), 0.4 (hit, P=2/3): (1 + 2/3) / 2
+    assert got["average_precision"] == pytest.approx(5 / 6)
+    assert got["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred))
+    assert recall == {0: pytest.approx(0.75), 1: pytest.approx(0.5)}
+    assert list(got) == list(METRICS)
+
+
+def test_multiclass_metrics_are_macro_averages() -> None:
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], [20, 8, 4])
+    proba = rng.dirichlet([1, 1, 1], size=y.size)
+    pred = proba.argmax(axis=1)
+    got, recall = fold_metrics(y, proba, pred, positive=None)
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+    onehot = np.eye(3)[y]
+    assert got["average_precision"] == pytest.approx(
+        np.mean([skm.average_precision_score(onehot[:, c], proba[:, c]) for c in range(3)])
+    )
+    per_class = skm.recall_score(y, pred, average=None)
+    assert got["recall"] == pytest.approx(per_class.mean())
+    assert got["g_mean"] == pytest.approx(np.prod(per_class) ** (1 / 3))
+    assert got["brier"] == pytest.approx(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+    assert [recall[c] for c in range(3)] == pytest.approx(per_class)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(2, 4),
+    n=st.integers(8, 60),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_threshold_metrics_match_scikit_learn(k: int, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.arange(k), rng.integers(0, k, n)])  # every class present
+    proba = rng.dirichlet(np.ones(k), size=y.size)
+    pred = rng.integers(0, k, y.size)  # any predictions, not only the argmax
+    positive = 1 if k == 2 else None
+    got, recall = fold_metrics(y, proba, pred, positive)
+    average = "binary" if k == 2 else "macro"
+    for name, fn in (
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ):
+        want = fn(y, pred, average=average, zero_division=0)
+        assert got[name] == pytest.approx(want, abs=1e-12), name
+    assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert got["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
+    assert [recall[c] for c in range(k)] == pytest.approx(
+        skm.recall_score(y, pred, average=None, labels=range(k), zero_division=0)
+    )
+
+
+def test_none_fold_matches_a_hand_built_pipeline() -> None:
+    """Fold 0 of `none`: scaler and model fitted on the training fold alone, scored on its test."""
+    frame = numeric_frame(150, 30, seed=4)
+    result = evaluate(frame, label="y", strategies="oversample", folds=3, repeats=1, seed=11)
+    x = frame.select("f1", "f2", "noise").to_numpy()
+    y = (frame["y"] == "b").to_numpy().astype(int)
+    splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=result.split_seeds[0])
+    train, test = next(iter(splitter.split(x, y)))
+    scaler = StandardScaler().fit(x[train])
+    model = LogisticRegression(max_iter=2000).fit(scaler.transform(x[train]), y[train])
+    p = model.predict_proba(scaler.transform(x[test]))[:, 1]
+    fold = next(f for f in result.fold_scores if f.strategy == "none" and f.fold == 0)
+    assert fold.train_rows == train.size
+    assert fold.scores["roc_auc"] == pytest.approx(skm.roc_auc_score(y[test], p), abs=1e-9)
+    assert fold.scores["average_precision"] == pytest.approx(
+        skm.average_precision_score(y[test], p), abs=1e-9
+    )
+    assert fold.scores["f1"] == pytest.approx(skm.f1_score(y[test], p >= 0.5), abs=1e-9)
+    moved = next(f for f in result.fold_scores if f.strategy == "none+threshold" and f.fold == 0)
+    prevalence = y[train].mean()
+    assert moved.scores["recall"] == pytest.approx(skm.recall_score(y[test], p >= prevalence))
+    assert moved.scores["roc_auc"] == fold.scores["roc_auc"]  # same model, same ranking
+    # oversample fits on more rows than the training fold: the sampler ran on it alone
+    over = next(f for f in result.fold_scores if f.strategy == "oversample" and f.fold == 0)
+    majority_train = int((y[train] == 0).sum())
+    assert over.fit_rows == 2 * majority_train
+
+
+# ---------------------------------------------------------------- strategies, feasibility
+
+
+def test_strategy_list_always_starts_with_the_baselines() -> None:
+    assert parse_strategies("smote") == [*ALWAYS, "smote"]
+    assert parse_strategies("none") == list(ALWAYS)
+    assert parse_strategies("smote,undersample,class-weight") == [*ALWAYS, "undersample", "smote"]
+    assert parse_strategies(None) == [*ALWAYS, "undersample", "oversample", "smote"]
+
+
+def test_unknown_strategy_is_a_usage_error(cli, write_data) -> None:
+    path = write_data(numeric_frame(60, 20), "d.csv")
+    res = cli("evaluate", path, "--label", "y", "--strategies", "smote,adasyn")
+    assert res.code == 2
+    assert res.stderr.strip().splitlines() == [
+        "rebalance: usage error: unknown strategy 'adasyn' in --strategies "
+        "(choose from none, none+threshold, class-weight, undersample, oversample, smote)"
+    ]
+    assert res.stdout == ""
+
+
+def test_too_few_rows_for_the_folds(cli, write_data) -> None:
+    path = write_data(numeric_frame(60, 3), "d.csv")
+    res = cli("evaluate", path, "--label", "y", "--folds", "5")
+    assert res.code == 3
+    assert res.stderr == (
+        "rebalance: data error: class 'b' has 3 rows; --folds 5 needs at least 5 rows of "
+        "every class (use --folds 3 or fewer)\n"
+    )
+
+
+def test_smote_needs_k_plus_one_rows_per_training_fold(cli, write_data) -> None:
+    path = write_data(numeric_frame(80, 10), "d.csv")
+    # 10 rows in 5 folds: 8 in every training fold; k=8 needs 9
+    res = cli("evaluate", path, "--label", "y", "--folds", "5", "-k", "8")
+    assert res.code == 3
+    assert res.stderr == (
+        "rebalance: data error: class 'b' has as few as 8 rows in a training fold; SMOTE with "
+        "k=8 needs at least 9 (use --k-neighbors 7 or lower, or leave smote out of "
+        "--strategies)\n"
+    )
+    # without smote the same data runs, with a warning on the tiny test folds
+    res = cli("evaluate", path, "-l", "y", "--strategies", "oversample", "--repeats", "2")
+    assert res.code == 0, res.stderr
+    assert "warning: class 'b' has only 2 rows per test fold (8 per training fold)" in res.stdout
+
+
+def test_other_refusals(cli, write_data) -> None:
+    path = write_data(numeric_frame(60, 20), "d.csv")
+    res = cli("evaluate", path, "--label", "y", "--folds", "1")
+    assert (res.code, res.stderr) == (
+        2,
+        "rebalance: usage error: --folds must be at least 2 (got 1)\n",
+    )
+    res = cli("evaluate", path, "--label", "y", "--classifier", "svm")
+    assert res.code == 2
+    assert res.stderr.startswith("rebalance: usage error: unknown classifier 'svm'")
+    many = pl.DataFrame({"x": np.arange(1200.0), "y": np.arange(1200)})
+    res = cli("evaluate", write_data(many, "many.csv"), "--label", "y")
+    assert res.code == 3
+    assert res.stderr.startswith(
+        "rebalance: data error: label column 'y' has 1,200 distinct values, more than 1,000"
+    )
+    res = cli("evaluate", path, "--label", "target")
+    assert res.code == 3
+    assert res.stderr.startswith("rebalance: data error: label column 'target' is not in")
+    nulls = numeric_frame(60, 20).with_columns(
+        y=pl.when(pl.col("f1") > 2.5).then(None).otherwise(pl.col("y"))
+    )
+    n_null = int(nulls["y"].null_count())
+    assert n_null > 0
+    res = cli("evaluate", write_data(nulls, "n.csv"), "--label", "y")
+    assert res.code == 3
+    assert f"label column 'y' has {n_null} null value" in res.stderr
+    res = cli(
+        "evaluate",
+        write_data(nulls, "n.csv"),
+        "-l",
+        "y",
+        "--drop-null-labels",
+        "--json",
+        "--strategies",
+        "none",
+        "--repeats",
+        "2",
+        "--seed",
+        "1",
+    )
+    assert res.code == 0, res.stderr
+    assert json.loads(res.stdout)["input"]["rows_used"] == 80 - n_null
+
+
+# ---------------------------------------------------------------- columns, sampling, output
+
+
+def test_datetime_and_id_columns_are_excluded_and_listed(cli, write_data) -> None:
+    frame = mixed_frame({"x": 150, "z": 40}, seed=5).with_columns(
+        customer_id=pl.Series([f"c{i}" for i in range(190)])
+    )
+    path = write_data(frame, "mixed.parquet")
+    res = cli(
+        "evaluate",
+        path,
+        "-l",
+        "y",
+        "--strategies",
+        "smote",
+        "--folds",
+        "3",
+        "--repeats",
+        "2",
+        "--seed",
+        "3",
+        "--json",
+    )
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["features"]["excluded"] == [
+        {"column": "id", "reason": "id-like"},
+        {"column": "seen_at", "reason": "datetime"},
+        {"column": "customer_id", "reason": "id-like"},
+    ]
+    assert doc["features"]["numeric"] == ["age", "visits", "score", "ratio", "member"]
+    assert doc["features"]["categorical"] == ["city"]
+    res = cli(
+        "evaluate",
+        path,
+        "-l",
+        "y",
+        "--strategies",
+        "none",
+        "--folds",
+        "3",
+        "--repeats",
+        "2",
+        "--seed",
+        "3",
+    )
+    assert "excluded columns: id (id-like), seen_at (datetime), customer_id (id-like)" in res.stdout
+
+
+def test_max_rows_takes_a_stratified_sample_and_says_so(cli, write_data) -> None:
+    path = write_data(numeric_frame(900, 100, seed=2), "big.csv")
+    res = cli(
+        "evaluate",
+        path,
+        "-l",
+        "y",
+        "--max-rows",
+        "300",
+        "--strategies",
+        "none",
+        "--folds",
+        "3",
+        "--repeats",
+        "2",
+        "--seed",
+        "9",
+    )
+    assert res.code == 0, res.stderr
+    assert "sampled: a seeded stratified sample of 300 of 1,000 rows (--max-rows 300)" in res.stdout
+    assert res.stderr == ""  # no progress bar outside a terminal
+    assert "(a 270, b 30)" in res.stdout
+    doc = json.loads(
+        cli(
+            "evaluate",
+            path,
+            "-l",
+            "y",
+            "--max-rows",
+            "300",
+            "--strategies",
+            "none",
+            "--folds",
+            "3",
+            "--repeats",
+            "2",
+            "--seed",
+            "9",
+            "--json",
+        ).stdout
+    )
+    assert doc["input"] == {
+        "path": str(path),
+        "rows": 1000,
+        "rows_used": 300,
+        "sampled": True,
+        "max_rows": 300,
+    }
+    assert doc["warnings"][0] == (
+        "evaluated on a seeded stratified sample of 300 of 1,000 rows (--max-rows 300)"
+    )
+
+
+def test_stratified_sample_keeps_shares_and_is_seeded() -> None:
+    y = np.repeat([0, 1, 2], [700, 290, 10])
+    idx = stratified_sample(y, 100, seed=5)
+    assert np.bincount(y[idx]).tolist() == [70, 29, 1]
+    assert np.array_equal(idx, stratified_sample(y, 100, seed=5))
+    assert not np.array_equal(idx, stratified_sample(y, 100, seed=6))
+    tiny = np.repeat([0, 1, 2, 3], [97, 1, 1, 1])
+    assert np.bincount(tiny[stratified_sample(tiny, 10, seed=1)]).tolist() == [7, 1, 1, 1]
+    assert np.all(np.diff(idx) > 0)
+
+
+def test_json_document(cli, write_data, tmp_path: Path) -> None:
+    path = write_data(numeric_frame(120, 30, seed=1), "d.csv")
+    report = tmp_path / "eval.json"
+    res = cli(
+        "evaluate",
+        path,
+        "-l",
+        "y",
+        "--strategies",
+        "undersample,smote",
+        "--folds",
+        "3",
+        "--repeats",
+        "2",
+        "--seed",
+        "21",
+        "--json",
+        "--report",
+        report,
+    )
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert json.loads(report.read_text()) == doc
+    assert doc["schema_version"] == 1
+    assert set(doc["versions"]) == {
+        "python",
+        "rebalance-cli",
+        "polars",
+        "numpy",
+        "scikit-learn",
+        "pyarrow",
+    }
+    assert doc["protocol"]["seed"] == 21
+    assert len(doc["protocol"]["split_seeds"]) == 2
+    names = [s["name"] for s in doc["strategies"]]
+    assert names == ["none", "none+threshold", "class-weight", "undersample", "smote"]
+    assert len(doc["folds"]) == 5 * 3 * 2
+    first = doc["folds"][0]
+    assert set(first) == {
+        "strategy",
+        "repeat",
+        "fold",
+        "seed",
+        "train_rows",
+        "fit_rows",
+        "fit_time_s",
+        "scores",
+    }
+    assert list(first["scores"]) == list(METRICS)
+    smote = doc["strategies"][4]
+    assert set(smote["metrics"]["roc_auc"]) == {"mean", "std"}
+    repeat_means = smote["repeat_means"]["roc_auc"]
+    fold_means = [
+        np.mean(
+            [
+                f["scores"]["roc_auc"]
+                for f in doc["folds"]
+                if f["strategy"] == "smote" and f["repeat"] == r
+            ]
+        )
+        for r in range(2)
+    ]
+    assert repeat_means == pytest.approx(fold_means, abs=1e-6)
+    assert smote["metrics"]["roc_auc"]["std"] == pytest.approx(np.std(fold_means, ddof=1), abs=2e-6)
+    assert doc["prevalence"] == pytest.approx(30 / 150)
+    assert doc["positive"] == "b"
+    assert doc["verdict"]["metric"] == "average_precision"
+    assert doc["verdict"]["calibration"].startswith("Calibration: ")
+    # a second run refuses to overwrite the report without --force
+    res = cli("evaluate", path, "-l", "y", "--report", report)
+    assert res.code == 5
+    assert "already exists" in res.stderr
+
+
+def test_same_seed_same_scores() -> None:
+    frame = mixed_frame({"x": 120, "z": 30}, seed=8)
+    args = dict(label="y", strategies="undersample,smote", folds=3, repeats=2, seed=5)
+    a = scores_only(evaluate(frame, **args).to_dict())  # type: ignore[arg-type]
+    b = scores_only(evaluate(frame, **args).to_dict())  # type: ignore[arg-type]
+    assert a == b
+    c = scores_only(evaluate(frame, **{**args, "seed": 6}).to_dict())  # type: ignore[arg-type]
+    assert c["split_seeds"] != a["split_seeds"]
+    assert c["folds"] != a["folds"]
+
+
+def test_multiclass_shows_recall_per_class() -> None:
+    frame = mixed_frame({"x": 100, "y2": 40, "z": 20}, seed=2)
+    result = evaluate(frame, label="y", strategies="smote", folds=3, repeats=2, seed=1)
+    doc = result.to_dict()
+    assert doc["positive"] is None
+    assert set(doc["strategies"][0]["class_recall"]) == {"x", "y2", "z"}
+    text = render_plain(result)
+    assert "recall per class:" in text
+    assert "multi-class: macro averages" in text
+
+
+def test_plain_and_rich_renderings() -> None:
+    result = evaluate(
+        numeric_frame(120, 30), label="y", strategies="smote", folds=3, repeats=2, seed=4
+    )
+    text = render_plain(result)
+    assert "│" not in text and "━" not in text
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("strategy"))
+    assert [line.split()[0] for line in lines[head + 1 : head + 5]] == [
+        "none",
+        "none+threshold",
+        "class-weight",
+        "smote",
+    ]
+    assert "average precision by chance (the prevalence) is 0.200" in text
+    assert f"verdict (average_precision): {result.verdict.text}" in text
+    buf = io.StringIO()
+    render_rich(result, Console(file=buf, width=200, force_terminal=True, color_system=None))
+    shown = buf.getvalue()
+    assert "┃ strategy" in shown and result.verdict.calibration in shown
+
+
+# ---------------------------------------------------------------- the verdict (pure)
+
+
+def test_verdict_clear_win() -> None:
+    table = {
+        "none": [0.50, 0.51, 0.49],
+        "class-weight": [0.52, 0.50, 0.51],
+        "smote": [0.60, 0.61, 0.59],
+    }
+    v = decide(table, "average_precision", {"none": 0.05, "class-weight": 0.09, "smote": 0.15})
+    assert v.recommended == "smote"
+    assert v.text.startswith("Use smote: average precision 0.600 against 0.500 for none (+0.100")
+    assert v.gains["smote"] == pytest.approx(0.10)
+    assert v.noise["smote"] == pytest.approx(2 * np.hypot(0.01, 0.01))
+    assert v.calibration == (
+        "Calibration: Brier score 0.1500 for smote (the recommended strategy) against 0.0500 "
+        "for none (3.0x): its probabilities overstate the minority: use them to rank, or "
+        "recalibrate them."
+    )
+
+
+def test_verdict_win_inside_noise() -> None:
+    table = {
+        "none": [0.50, 0.56, 0.44],  # sd 0.06
+        "undersample": [0.55, 0.60, 0.50],  # +0.05, sd 0.05: 2 sigma is 0.156
+    }
+    v = decide(table, "average_precision", {"none": 0.05, "undersample": 0.2})
+    assert v.recommended is None
+    assert "within noise" in v.text
+    assert "the best, undersample, is +0.050" in v.text
+    assert "undersample (the worst)" in v.calibration and "(4.0x)" in v.calibration
+
+
+def test_verdict_loss() -> None:
+    table = {
+        "none": [0.80, 0.81, 0.79],
+        "none+threshold": [0.80, 0.81, 0.79],
+        "undersample": [0.70, 0.71, 0.69],
+        "oversample": [0.79, 0.80, 0.80],
+    }
+    v = decide(table, "roc_auc")
+    assert v.recommended is None
+    assert v.text.startswith(
+        "Nothing beats none on ROC-AUC: every strategy scores the same or worse "
+        "(best: oversample, -0.003)."  # none+threshold ranks as none: it is not named
+    )
+    assert v.text.endswith("Worse than none by more than 2 standard deviations: undersample.")
+    assert v.calibration == "Calibration: no Brier scores to compare."
+
+
+def test_verdict_prefers_the_moved_threshold_when_it_is_as_good() -> None:
+    table = {
+        "none": [0.20, 0.21, 0.20],
+        "none+threshold": [0.50, 0.51, 0.50],
+        "smote": [0.51, 0.52, 0.50],  # +0.007 over the threshold: noise
+        "undersample": [0.45, 0.46, 0.45],
+    }
+    v = decide(table, "f1", {"none": 0.04, "none+threshold": 0.04, "smote": 0.09})
+    assert v.recommended == "none+threshold"
+    assert "Also above the noise: smote, undersample." in v.text
+    assert v.text.endswith("needs no resampling.")
+    assert "no calibration cost" in v.calibration
+    table["smote"] = [0.60, 0.61, 0.60]  # now clearly better than the moved threshold
+    assert decide(table, "f1").recommended == "smote"
+
+
+def test_verdict_lower_is_better_and_single_repeat() -> None:
+    brier = {"none": [0.10, 0.11, 0.09], "class-weight": [0.05, 0.05, 0.05]}
+    assert decide(brier, "brier").recommended == "class-weight"
+    one = decide({"none": [0.5], "smote": [0.9]}, "f1")
+    assert one.recommended is None
+    assert "one repeat" in one.text and "--repeats 3" in one.text
+    threshold = decide(
+        {"none": [0.2, 0.21, 0.2], "none+threshold": [0.5, 0.5, 0.51]},
+        "f1",
+        {"none": 0.04, "none+threshold": 0.04},
+    )
+    assert threshold.recommended == "none+threshold"
+    assert "no calibration cost" in threshold.calibration
+
+
+# ---------------------------------------------------------------- leakage guard
+
+
+def test_resampling_before_the_split_inflates_roc_auc(cli, write_data) -> None:
+    """On pure noise, honest cross-validation gives ROC-AUC near 0.5; resampling first does not."""
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pl.DataFrame(
+        {f"x{i}": rng.normal(size=n) for i in range(4)}
+        | {"y": np.where(rng.random(n) < 0.12, "rare", "common")}
+    )
+    honest = evaluate(
+        frame, label="y", strategies="oversample", classifier="rf", folds=3, repeats=1, seed=3
+    )
+    fair = honest.summary("oversample", "roc_auc")[0]
+    assert 0.35 < fair < 0.65
+    # the hidden flag: the same run, with the sampler applied to the whole data first
+    path = write_data(frame, "noise.csv")
+    res = cli(
+        "evaluate",
+        path,
+        "-l",
+        "y",
+        "--strategies",
+        "oversample",
+        "-c",
+        "rf",
+        "--folds",
+        "3",
+        "--repeats",
+        "1",
+        "--seed",
+        "3",
+        "--json",
+        "--debug-resample-before-split",
+    )
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    over = next(s for s in doc["strategies"] if s["name"] == "oversample")
+    assert over["metrics"]["roc_auc"]["mean"] > 0.85
+    assert doc["protocol"]["resample_before_split"] is True
+    assert doc["warnings"][-1].startswith("DEBUG: the samplers ran on the whole data")
+    # the untouched model is not affected by the flag: the same splits, the same scores
+    none = next(s for s in doc["strategies"] if s["name"] == "none")
+    assert none["metrics"]["roc_auc"]["mean"] == pytest.approx(
+        honest.summary("none", "roc_auc")[0], abs=1e-6
+    )
+    assert "--debug-resample-before-split" not in cli("evaluate", "--help").stdout
+
+
+# ---------------------------------------------------------------- the README example
+
+
+def test_readme_example_runs(cli) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Does rebalancing help? `rebalance evaluate`") :]
+    commands = re.findall(r"^\s*(rebalance evaluate .+)$", section, flags=re.M)
+    assert commands, "the evaluate section of the README has no example command"
+    words = shlex.split(commands[0])
+    assert words[:2] == ["rebalance", "evaluate"]
+    res = cli(*[str(REPO / w) if w.startswith("sample_data/") else w for w in words[1:]])
+    assert res.code == 0, res.stderr
+    assert "verdict (average_precision): " in res.stdout
+    assert "excluded columns: ticket_id (id-like), created_at (datetime)" in res.stdout
+
+
+def test_settings_come_from_the_config_file(cli, write_data, tmp_path: Path, monkeypatch) -> None:
+    path = write_data(numeric_frame(60, 20), "d.csv")
+    (tmp_path / "rebalance.toml").write_text(
+        '[evaluate]\nlabel = "y"\nfolds = 2\nrepeats = 2\nstrategies = ["smote"]\nseed = 4\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    res = cli("evaluate", path, "--json", "--folds", "3")
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert (doc["protocol"]["folds"], doc["protocol"]["repeats"], doc["protocol"]["seed"]) == (
+        3,
+        2,
+        4,
+    )
+    assert [s["name"] for s in doc["strategies"]] == [*ALWAYS, "smote"]
+    assert doc["settings"]["folds"] == {"value": 3, "source": "flag"}
+    assert doc["settings"]["label"] == {"value": "y", "source": "config:rebalance.toml"}
+    (tmp_path / "rebalance.toml").unlink()
+    res = cli("evaluate", path)
+    assert res.code == 2
+    assert res.stderr.startswith("rebalance: usage error: missing option --label")
