@@ -134,8 +134,9 @@ knn.APPROX_MIN_ROWS = 3000
 knn.IVF_CELL_ROWS = 100
 knn.WORKERS = int(sys.argv[3])
 with threadpool_limits(limits=int(sys.argv[3])):
-    rebalance(sys.argv[1], sys.argv[2], label="y", strategy="smote", seed=9,
-              chunk_size=int(sys.argv[4]))
+    report = rebalance(sys.argv[1], sys.argv[2], label="y", strategy="smote", seed=9,
+                       target="big=4000,small=3100", chunk_size=int(sys.argv[4]))
+print(report.parameters["knn"]["big"])
 """
 
 
@@ -154,6 +155,7 @@ def test_smote_file_output_is_the_same_for_any_threads_and_chunk_size(tmp_path):
             timeout=300,
         )
         assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(b"ivf (approximate"), proc.stdout
         digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
     assert len(digests) == 1
 
