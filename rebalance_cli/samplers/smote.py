@@ -19,7 +19,7 @@ import polars as pl
 
 from .. import rng
 from ..errors import DataError
-from ..knn import method_for, nearest_neighbours
+from ..knn import neighbours
 
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -251,8 +251,7 @@ def prepare_smote(
             f"SMOTE has no feature to measure distances with in class {cls!r}",
             hint="name numeric columns with --features or categories with --categorical",
         )
-    knn_method = method_for(n, space.shape[1])
-    nbrs = nearest_neighbours(space, k, knn_method)
+    nbrs, knn_method = neighbours(space, k)
     del space, blocks
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)

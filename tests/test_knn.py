@@ -1,0 +1,178 @@
+"""The approximate (ivf) kNN path for large classes: threshold, recall, determinism, segments.
+
+The switch threshold and the cell size are lowered through module constants so that a few
+thousand rows exercise the same code as a million.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+from threadpoolctl import threadpool_limits
+
+from rebalance_cli import knn
+from rebalance_cli.pipeline import rebalance
+from rebalance_cli.samplers.smote import prepare_smote
+
+
+@pytest.fixture
+def small_ivf(monkeypatch):
+    """ivf from 3,000 rows on, cells of 100 rows."""
+    monkeypatch.setattr(knn, "APPROX_MIN_ROWS", 3000)
+    monkeypatch.setattr(knn, "IVF_CELL_ROWS", 100)
+
+
+def gaussian(n: int, d: int = 20, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d)) + 0.5
+
+
+def exact(x: np.ndarray, k: int) -> np.ndarray:
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(d2, np.inf)
+    return np.argsort(d2, axis=1, kind="stable")[:, :k]
+
+
+def test_switch_threshold_is_respected(small_ivf):
+    assert knn.method_for(2999, 20) == "brute"
+    assert knn.method_for(3000, 20) == "ivf"
+    assert knn.method_for(3000, knn.KD_TREE_MAX_DIMS) == "kd-tree"  # exact when it is cheap
+    _, below = knn.neighbours(gaussian(2999), 5)
+    assert below == "brute"
+    _, above = knn.neighbours(gaussian(3000), 5)
+    assert above.startswith("ivf (approximate: 6 probes, spill 14; recall@5 ")
+    assert above.endswith(" on 2000 sampled rows)")
+
+
+def test_recall_at_k_counts_the_true_neighbours():
+    x = gaussian(1000, seed=4)
+    truth = exact(x, 5)
+    rows = np.arange(0, 1000, 3)
+    assert knn.recall_at_k(x, truth, rows) == 1.0
+    far = np.argmax(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2), axis=1)
+    wrong = truth.copy()
+    wrong[::2, 4] = far[::2]  # the farthest row in place of every other row's 5th neighbour
+    expected = 1 - (rows % 2 == 0).sum() / (rows.size * 5)
+    assert knn.recall_at_k(x, wrong, rows) == pytest.approx(expected)
+
+
+def test_ivf_recall_is_above_the_floor_on_gaussian_data(small_ivf):
+    x = gaussian(4000, seed=1)
+    found, how = knn.neighbours(x, 5)
+    recall = knn.recall_at_k(x, found, np.arange(4000))
+    assert recall >= knn.RECALL_FLOOR
+    assert f"recall@5 {knn.sample_recall(x, found):.4f}" in how
+    assert not (found == np.arange(4000)[:, None]).any()
+    assert ((found >= 0) & (found < 4000)).all()
+    # each row's neighbours are distinct and ordered by distance
+    d2 = ((x[found] - x[:, None, :]) ** 2).sum(axis=2)
+    assert (np.diff(d2, axis=1) >= 0).all()
+    assert (np.sort(found, axis=1)[:, 1:] != np.sort(found, axis=1)[:, :-1]).all()
+
+
+def test_low_recall_widens_the_search_then_falls_back_to_exact(small_ivf, monkeypatch):
+    x = gaussian(3000, seed=2)
+    monkeypatch.setattr(knn, "RECALL_FLOOR", 1.01)  # never reached
+    found, how = knn.neighbours(x, 5)
+    assert how.startswith("brute (ivf recall@5 ")
+    assert np.array_equal(found, knn.nearest_neighbours(x, 5, "brute"))
+
+
+def test_ivf_does_not_depend_on_threads_or_workers(small_ivf, monkeypatch):
+    x = gaussian(3500, seed=3)
+    first, _ = knn.neighbours(x, 5)
+    for workers in (1, 3):
+        monkeypatch.setattr(knn, "WORKERS", workers)
+        with threadpool_limits(limits=workers):
+            again, _ = knn.neighbours(x, 5)
+        assert np.array_equal(first, again)
+
+
+def test_ivf_keeps_ties_in_index_order(small_ivf):
+    # binary features: distances tie massively; the answer must still be fixed
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 2, size=(3200, 20)).astype(np.float64)
+    found, _ = knn.neighbours(x, 5)
+    again, _ = knn.neighbours(x.copy(), 5)
+    assert np.array_equal(found, again)
+    d2 = ((x[found] - x[:, None, :]) ** 2).sum(axis=2)
+    for i in range(0, 3200, 97):  # within equal distances, lower row index first
+        same = d2[i, 1:] == d2[i, :-1]
+        assert (found[i, 1:][same] > found[i, :-1][same]).all()
+
+
+def test_synthetic_rows_lie_on_segments_to_a_found_neighbour(small_ivf):
+    x = gaussian(3000, seed=6)
+    pool = pl.DataFrame({f"f{i}": x[:, i] for i in range(20)}).with_columns(y=pl.lit("b"))
+    sc = prepare_smote(pool, "b", "b", 1500, "y", [f"f{i}" for i in range(20)], [], 5, 7)
+    assert sc.knn_method.startswith("ivf (approximate")
+    syn = pl.concat(list(sc.batches(pool.schema, 400)))
+    s = syn.select([f"f{i}" for i in range(20)]).to_numpy()
+    assert syn.height == 1500 and (syn["y"] == "b").all()
+    a = x[:, None, :]  # (n, 1, d) real seed
+    b = x[sc.nbrs]  # (n, k, d) its found neighbours
+    span = b - a
+    for row in s[::7]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = (row - a) / span
+        lo, hi = np.nanmin(u, axis=2), np.nanmax(u, axis=2)
+        assert ((hi - lo < 1e-6) & (lo >= -1e-9) & (hi <= 1 + 1e-9)).any()
+
+
+SCRIPT = """
+import sys
+from threadpoolctl import threadpool_limits
+from rebalance_cli import knn
+from rebalance_cli.pipeline import rebalance
+knn.APPROX_MIN_ROWS = 3000
+knn.IVF_CELL_ROWS = 100
+knn.WORKERS = int(sys.argv[3])
+with threadpool_limits(limits=int(sys.argv[3])):
+    report = rebalance(sys.argv[1], sys.argv[2], label="y", strategy="smote", seed=9,
+                       target="big=4000,small=3100", chunk_size=int(sys.argv[4]))
+print(report.parameters["knn"]["big"])
+"""
+
+
+def test_smote_file_output_is_the_same_for_any_threads_and_chunk_size(tmp_path):
+    x = gaussian(3400, seed=8)
+    df = pl.DataFrame({f"f{i}": x[:, i] for i in range(20)})
+    df = df.with_columns(y=pl.Series(np.where(np.arange(3400) < 3100, "big", "small")))
+    src = tmp_path / "in.parquet"
+    df.write_parquet(src)
+    digests = set()
+    for workers, chunk in ((1, 1000), (2, 65536), (3, 777)):
+        out = tmp_path / f"out{workers}.csv"
+        proc = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(src), str(out), str(workers), str(chunk)],
+            capture_output=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(b"ivf (approximate"), proc.stdout
+        digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_report_records_the_method_and_recall(small_ivf, tmp_path):
+    x = gaussian(3300, seed=10)
+    df = pl.DataFrame({f"f{i}": x[:, i] for i in range(20)})
+    df = df.with_columns(y=pl.Series(np.where(np.arange(3300) < 3000, "a", "b")))
+    src = tmp_path / "in.parquet"
+    df.write_parquet(src)
+    report = rebalance(
+        src, tmp_path / "out.parquet", label="y", strategy="smote", target="a=6000,b=3000", seed=1
+    )
+    methods = json.loads(json.dumps(report.parameters["knn"]))
+    assert methods["b"] == "brute"
+    found = re.fullmatch(
+        r"ivf \(approximate: 6 probes, spill 14; recall@5 (\d\.\d{4}) on 2000 sampled rows\)",
+        methods["a"],
+    )
+    assert found is not None and float(found.group(1)) >= knn.RECALL_FLOOR
