@@ -9,6 +9,7 @@ a row's fate depends only on (seed, group, class, position within the cell).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +176,8 @@ class GroupOutcome:
 
 
 def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON has no NaN or infinity
     if v is None or isinstance(v, bool | int | float | str):
         return v
     return str(v)
@@ -219,6 +222,8 @@ def plan_cells(
             after[i] = 0
     if not layout.by and not members:
         raise DataError("the input has no rows with a label, so there is nothing to rebalance")
+    if layout.by:
+        _check_request(strategy, spec, layout.class_names())
     for g, cells in members.items():
         pairs = [(layout.classes[i], before[i]) for i in cells]
         try:
@@ -231,8 +236,8 @@ def plan_cells(
                 if g is None:
                     raise
                 kind = DataError if isinstance(err, DataError) else UsageError
-                raise kind(f"group {_shown(layout, g)}: {err}", hint=err.hint) from None
-            reason = str(err)
+                raise kind(f"group {_shown(layout, g)}: {err.message}", hint=err.hint) from None
+            reason = err.message
             status = "kept" if policy == "keep" else "dropped"
             for i in cells:
                 after[i] = before[i] if policy == "keep" else 0
@@ -251,6 +256,12 @@ def plan_cells(
             if plan.weights is not None:
                 out.weights = dict(zip(plan.classes, plan.weights, strict=True))
             outcomes.append(out)
+    if layout.by and outcomes and all(o.status == "dropped" for o in outcomes):
+        raise DataError(
+            f"no group can serve the request, and --group-policy drop would leave nothing: "
+            f"{_shown(layout, outcomes[0].name)}: {outcomes[0].reason}",
+            hint="use --group-policy keep, coarser --by columns, or another --target",
+        )
     if layout.by:
         odd = [o for o in outcomes if o.status != "planned"]
         if odd:
@@ -268,6 +279,26 @@ def plan_cells(
         plans=plans,
         warnings=warnings,
     )
+
+
+def _check_request(strategy: str, spec: TargetSpec, classes: list[str]) -> None:
+    """Errors of the request itself, whatever a group's counts: they stop the run.
+
+    A keyword that does not fit the strategy, and a class in ``--target`` that the
+    input does not have, are not a group's fault, so no group policy applies to them.
+    """
+    if spec.kind in ("keyword", "ratio"):
+        # two made-up classes: make_plan raises the usage errors that do not depend on counts
+        make_plan([("\x00a", 1), ("\x00b", 2)], strategy, spec)
+    elif spec.kind == "counts":
+        known = set(classes)
+        for name, _ in spec.counts:
+            if name not in known and name.strip() not in known:
+                shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
+                raise DataError(
+                    f"--target names class {name.strip()!r}, which is not in the data",
+                    hint=f"the classes are: {shown}",
+                )
 
 
 def _shown(layout: Layout, g: str) -> str:

@@ -194,7 +194,11 @@ def _block_search(
     # its minimum is an elementwise minimum of _LANES contiguous rows of the tile
     score = ea @ qa.T
     mins = score.reshape(groups, _LANES, rows).min(axis=1)
-    bound = np.partition(mins, need - 1, axis=0)[need - 1] + slack
+    if groups < k + 1:
+        # too few groups for their minima to bound the k-th neighbour: keep every pair
+        bound = np.full(rows, np.inf, dtype=score.dtype)
+    else:
+        bound = np.partition(mins, need - 1, axis=0)[need - 1] + slack
     hit_group, hit_row = np.nonzero(mins <= bound[None, :])
     cols = hit_group[:, None] * _LANES + np.arange(_LANES)[None, :]
     cand = eid[cols]

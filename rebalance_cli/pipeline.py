@@ -1307,13 +1307,16 @@ def _prepare_smote(
             scale=smote.scale,
             left_out_columns=outcome.left_out_columns,
         )
-        shown = layout.classes[i] if layout.groups[i] is None else layout.names[i]
+        shown = layout.classes[i]
+        if layout.groups[i] is not None:
+            values = layout.group_values.get(layout.groups[i] or "", {})
+            shown = ", ".join(f"{k}={v}" for k, v in values.items()) + f" / {shown}"
         if sc.left_out:
             outcome.warnings.append(
                 f"{sc.left_out} rows of class {shown!r} with a null, NaN or infinite feature "
                 "were left out of the SMOTE seeds (--lenient)"
             )
-        outcome.knn[shown.replace("\x1f", " ")] = sc.knn_method
+        outcome.knn[shown] = sc.knn_method
         outcome.categorical.update(sc.categorical)
         out.append(sc)
     outcome.smote_seconds = time.perf_counter() - started
@@ -1457,6 +1460,8 @@ def _write_bags(
             raise DataError(f"{source.display} changed while it was read (class counts differ)")
         if tuple(int(v) for v in selector.written) != p2.after:
             raise RuntimeError(f"bag rows {selector.written} differ from the plan {p2.after}")
+    report.rows["written"] = sum(int(s.written.sum()) for s in selectors)
+    report.rows["written_per_bag"] = int(selectors[0].written.sum())
     for entry, sink, selector in zip(report.extra["bags"], sinks, selectors, strict=True):
         entry["rows"] = int(selector.written.sum())
         entry["counts"] = per_class(layout, [int(v) for v in selector.written])

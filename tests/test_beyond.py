@@ -731,3 +731,117 @@ def test_new_flags_fail_cleanly(tmp_path, write_data, cli, monkeypatch, args, co
     assert fragment in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("n,d", [(7, 30), (40, 30), (45, 17), (200, 30)])
+def test_exact_brute_search_on_small_wide_classes_matches_scikit_learn(n, d):
+    from rebalance_cli.knn import nearest_neighbours
+
+    x = np.random.default_rng(n).normal(size=(n, d))
+    got = nearest_neighbours(x, 5, "brute")
+    want = NearestNeighbors(n_neighbors=6).fit(x).kneighbors(x, return_distance=False)[:, 1:]
+    assert (got == want).all()
+
+
+def test_smote_nc_with_many_categories_on_a_small_class(tmp_path, write_data, cli):
+    rng = np.random.default_rng(3)
+    df = pl.DataFrame(
+        {
+            "x": rng.normal(size=250),
+            "s": rng.choice([f"v{i}" for i in range(16)], 250),
+            "y": ["a"] * 210 + ["b"] * 40,
+        }
+    )
+    src = write_data(df, "in.csv")
+    doc = _report(
+        cli(
+            "apply",
+            src,
+            "-l",
+            "y",
+            "-s",
+            "smote",
+            "--categorical",
+            "s",
+            "--seed",
+            "1",
+            "-o",
+            tmp_path / "o.csv",
+            "--json",
+        )
+    )
+    assert doc["parameters"]["knn"] == {"b": "brute, SMOTE-NC over s"}
+    assert _counts(pl.read_csv(tmp_path / "o.csv")) == {"a": 210, "b": 210}
+
+
+@pytest.mark.parametrize(
+    "target,code,fragment",
+    [
+        ("zz=3", 3, "--target names class 'zz', which is not in the data"),
+        ("majority", 2, "--target majority does not fit oversample"),
+    ],
+)
+def test_by_group_request_errors_are_not_group_policy(
+    tmp_path, write_data, cli, target, code, fragment
+):
+    src = write_data(_grouped(), "in.csv")
+    res = cli(
+        "apply",
+        src,
+        "-l",
+        "y",
+        "-s",
+        "oversample",
+        "--by",
+        "country",
+        "-t",
+        target,
+        "-o",
+        tmp_path / "o.csv",
+    )
+    assert res.code == code, res.stderr
+    assert fragment in res.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_by_group_drop_of_every_group_is_a_data_error(tmp_path, write_data, cli):
+    src = write_data(_grouped(), "in.csv")
+    res = cli(
+        "apply",
+        src,
+        "-l",
+        "y",
+        "-s",
+        "smote",
+        "--by",
+        "country",
+        "-k",
+        "100",
+        "--group-policy",
+        "drop",
+        "-o",
+        tmp_path / "o.csv",
+    )
+    assert res.code == 3, res.stderr
+    assert "no group can serve the request" in res.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_bags_report_counts_every_bag(tmp_path, write_data, cli):
+    src = write_data(mixed_frame({"a": 90, "b": 12}), "in.csv")
+    doc = _report(
+        cli(
+            "apply",
+            src,
+            "-l",
+            "y",
+            "-s",
+            "undersample",
+            "--bags",
+            "3",
+            "-o",
+            tmp_path / "b{bag}.csv",
+            "--json",
+        )
+    )
+    assert doc["rows"]["written"] == 72 and doc["rows"]["written_per_bag"] == 24

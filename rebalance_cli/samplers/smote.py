@@ -252,6 +252,8 @@ def prepare_smote(
             hint="name numeric columns with --features or categories with --categorical",
         )
     nbrs, knn_method = neighbours(space, k)
+    if (nbrs < 0).any():  # a neighbour search that came back short is a bug, not data
+        raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {cls!r}")
     del space, blocks
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
