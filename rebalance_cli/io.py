@@ -400,7 +400,7 @@ class _GroupedWriter:
             self.sink.write_table(table, row_group_size=self.rows)
         else:
             # one record batch per group, whatever chunks the frames arrived in
-            self.sink.write_table(table.combine_chunks(), max_chunksize=self.rows)
+            self.sink.write_table(_clean_nulls(table.combine_chunks()), max_chunksize=self.rows)
 
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -421,6 +421,47 @@ class _GroupedWriter:
             self._emit(pl.concat(self.buf, rechunk=False))
             self.buf = []
         self.sink.close()
+
+
+def _clean_nulls(table: Any) -> Any:
+    """Variable-width columns rebuilt with empty null slots.
+
+    An Arrow array may keep bytes under a null (left there by a filter upstream);
+    IPC writes its buffers as they are, so those bytes would depend on how the rows
+    were batched. Rebuilding through ``if_else`` gives null slots no bytes.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, column_field in enumerate(table.schema):
+        t = column_field.type
+        if not (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+        ):
+            continue
+        col = table.column(i)
+        if not col.null_count:
+            continue
+        chunks = []
+        for chunk in col.chunks:
+            filled = pc.fill_null(chunk, pa.scalar(b"" if "binary" in str(t) else "", type=t))
+            valid = pc.is_valid(chunk)  # a fresh bitmap at offset 0
+            if filled.offset:  # not seen: fill_null allocates; keep the chunk as it is
+                chunks.append(chunk)
+                continue
+            chunks.append(
+                pa.Array.from_buffers(
+                    t,
+                    len(chunk),
+                    [valid.buffers()[1], *filled.buffers()[1:]],
+                    null_count=chunk.null_count,
+                )
+            )
+        table = table.set_column(i, column_field, pa.chunked_array(chunks, type=t))
+    return table
 
 
 def group_rows(schema: pl.Schema) -> int:

@@ -845,3 +845,37 @@ def test_bags_report_counts_every_bag(tmp_path, write_data, cli):
         )
     )
     assert doc["rows"]["written"] == 72 and doc["rows"]["written_per_bag"] == 24
+
+
+@pytest.mark.parametrize("extra", [[], ["--shuffle"]])
+def test_arrow_ipc_bytes_do_not_depend_on_the_chunk_size_with_null_strings(tmp_path, extra):
+    rng = np.random.default_rng(0)
+    n = 2000
+    df = pl.DataFrame(
+        {
+            "s": pl.Series(rng.choice(["alpha", "be", None, "gamma"], n).tolist()),
+            "x": rng.normal(size=n),
+            "y": rng.choice(["a", "b"], n, p=[0.8, 0.2]),
+        }
+    )
+    src = tmp_path / "in.parquet"
+    df.write_parquet(src)
+    digests = set()
+    for chunk in (3, 777, 65536):
+        out = tmp_path / f"o{chunk}.arrow"
+        rebalance(
+            src,
+            out,
+            label="y",
+            strategy="oversample",
+            seed=2,
+            chunk_size=chunk,
+            shuffle=bool(extra),
+        )
+        digests.add(digest(out))
+    assert len(digests) == 1
+    back = pl.read_ipc(tmp_path / "o3.arrow")
+    want = resample_frame(df, label="y", strategy="oversample", seed=2)
+    if extra:
+        back, want = back.sort("x", "s", "y"), want.sort("x", "s", "y")
+    assert back.equals(want)
