@@ -117,6 +117,11 @@ def resolve(ctx: typer.Context, command: str, config: ConfigFile) -> dict[str, d
                 raw = table[name]
                 where, origin = f"config:{config.path}", f"{config.path} [{command}] {name}"
             if where != "default":
+                if isinstance(raw, bool) and not getattr(param, "is_flag", False):
+                    raise UsageError(
+                        f"{origin} = {str(raw).lower()} is not valid for {_flag(param)}: "
+                        "it takes a value, not true/false"
+                    )
                 if isinstance(raw, list):
                     raw = ",".join(str(v) for v in raw)
                 try:

@@ -441,7 +441,9 @@ class _Shrink:
             values[rows] += z * self.scales[c, j]
             if col.dtype.is_integer():
                 info = np.iinfo(pl.Series([], dtype=col.dtype).to_numpy().dtype)
-                values = np.clip(np.rint(values), float(info.min), float(info.max))
+                # float(max) rounds up to 2**63 for int64: stay just inside the type
+                top = float(np.nextafter(float(info.max), 0.0))
+                values = np.clip(np.rint(values), float(info.min), top)
             new = pl.Series(name, values).cast(col.dtype, strict=False)
             changed.append(new.zip_with(col.is_not_null(), col))
         return df.with_columns(changed)

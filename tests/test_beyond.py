@@ -879,3 +879,20 @@ def test_arrow_ipc_bytes_do_not_depend_on_the_chunk_size_with_null_strings(tmp_p
     if extra:
         back, want = back.sort("x", "s", "y"), want.sort("x", "s", "y")
     assert back.equals(want)
+
+
+def test_config_bool_for_a_valued_option_is_refused(tmp_path, write_data, cli):
+    src = write_data(mixed_frame({"a": 90, "b": 12}), "in.csv")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[apply]\nk-neighbors = true\n")
+    res = cli("apply", src, "-l", "y", "-s", "smote", "--config", cfg, "-o", tmp_path / "o.csv")
+    assert res.code == 2
+    assert "[apply] k_neighbors = true is not valid for --k-neighbors" in res.stderr
+
+
+def test_huge_shrinkage_keeps_integers_in_range():
+    df = mixed_frame({"a": 300, "b": 30})
+    out = resample_frame(
+        df, label="y", strategy="oversample", seed=5, shrinkage=1e300, exclude=["id"]
+    )
+    assert out["visits"].null_count() == 0 and out["age"].null_count() == 0
