@@ -380,39 +380,20 @@ class _Smote:
 
 @dataclass
 class _Split:
-    """The held-out test split: which rows, and where they go."""
+    """The held-out test split: which rows (a ``RowSelector`` keeping t rows of each
+    cell, on its own stream), and where they go."""
 
     share: Fraction
     counts: tuple[int, ...]
-    bases: np.ndarray
-    thresholds: np.ndarray
-    some: np.ndarray
-    offsets: np.ndarray
+    selector: RowSelector
     path: Path | None = None
     fmt: str = "csv"
     writer: Any = None
-    written: np.ndarray | None = None
-
-    def mask(self, codes: np.ndarray) -> np.ndarray:
-        pos = class_positions(codes, self.offsets)
-        out = self.some[codes].copy()
-        sel = np.flatnonzero(out)
-        if sel.size:
-            c = codes[sel]
-            out[sel] = rng.keys(self.bases[c], pos[sel]) <= self.thresholds[c]
-        return out
 
 
 def _make_split(names: Sequence[str], counts: Sequence[int], share: Fraction, seed: int) -> _Split:
-    k = len(counts)
     test = test_counts(counts, share)
-    bases = np.zeros(k, dtype=np.uint64)
-    thresholds = np.zeros(k, dtype=np.uint64)
-    some = np.zeros(k, dtype=bool)
-    for i, (name, n, t) in enumerate(zip(names, counts, test, strict=True)):
-        bases[i] = rng.stream_base(seed, "test-split", name)
-        some[i], thresholds[i] = rng.chosen(bases[i], n, t)
-    return _Split(share, test, bases, thresholds, some, np.zeros(k, dtype=np.int64))
+    return _Split(share, test, RowSelector(names, counts, test, seed, "test-split"))
 
 
 @dataclass
@@ -1349,7 +1330,6 @@ def _write(
         test_dicts = _dictionaries(source, lf, schema, split.fmt)
         with writing():
             split.writer = open_frame_writer(split.path, split.fmt, schema, test_dicts)
-        split.written = np.zeros(len(p2.layout), dtype=np.int64)
     stop = threading.Event()
     frames = _output_frames(
         source.display,
@@ -1383,12 +1363,10 @@ def _write(
         raise RuntimeError(
             f"rows written per cell {outcome.written} differ from the plan {p2.after}"
         )
-    if (
-        split is not None
-        and split.written is not None
-        and tuple(int(v) for v in split.written) != split.counts
-    ):
-        raise RuntimeError(f"test rows {split.written} differ from the plan {split.counts}")
+    if split is not None and tuple(int(v) for v in split.selector.written) != split.counts:
+        raise RuntimeError(
+            f"test rows {split.selector.written} differ from the plan {split.counts}"
+        )
 
 
 def _dictionaries(
@@ -1514,13 +1492,10 @@ def _output_frames(
                 raise DataError(f"{display} changed while it was read: {exc}") from None
             done += batch.height
             if split is not None:
-                test = split.mask(codes)
+                test = split.selector.copies(codes).astype(bool)
                 if test.any():
-                    part = batch.filter(pl.Series(test))
                     with writing():
-                        split.writer.write(part)
-                    assert split.written is not None
-                    split.written += np.bincount(codes[test], minlength=len(layout))
+                        split.writer.write(batch.filter(pl.Series(test)))
                     batch = batch.filter(pl.Series(~test))
                     codes = codes[~test]
             copies = selector.copies(codes)
