@@ -539,6 +539,7 @@ def _prepare(
     max_classes: int | None,
     timings: dict[str, float],
     warnings: list[str],
+    input_format: str | None = None,
 ) -> _Prepared:
     """Pass 1 and the plan: everything short of writing a row."""
     _check_label(schema, label, display)
@@ -588,7 +589,7 @@ def _prepare(
             hint="pass --drop-null-labels to leave those rows out"
             + (
                 "; in a CSV, a short (ragged) row also reads as a null label"
-                if display.lower().endswith((".csv", ".tsv"))
+                if input_format in ("csv", "tsv")
                 else ""
             ),
         )
@@ -771,15 +772,8 @@ def rebalance(
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    if strategy not in STRATEGIES:
-        raise UsageError(
-            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-        )
-    spec = target if isinstance(target, TargetSpec) else parse_target(target)
     if chunk_size < 1:
         raise UsageError(f"--chunk-size must be at least 1 (got {chunk_size})")
-    if k_neighbors < 1:
-        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
     if dry_run and report_path is not None:
         raise UsageError(
             "--dry-run writes nothing, not even the --report", hint="use --json to see the plan"
@@ -789,11 +783,12 @@ def rebalance(
     seed_source = "given"
     if seed is None:
         seed, seed_source = secrets.randbelow(2**32), "drawn"
-    if seed < 0:
-        raise UsageError(f"--seed must not be negative (got {seed})")
     warnings: list[str] = []
-    _check_options(
+    spec = _check_options(
         strategy,
+        target=target,
+        seed=seed,
+        k_neighbors=k_neighbors,
         features=features,
         exclude=exclude,
         id_columns=id_columns,
@@ -875,6 +870,7 @@ def rebalance(
             max_classes=max_classes,
             timings=timings,
             warnings=warnings,
+            input_format=source.format,
         )
         p2 = prepared.pass2
         layout = p2.layout
@@ -1024,6 +1020,9 @@ SCALES: tuple[str, ...] = ("none", "standard")
 def _check_options(
     strategy: str,
     *,
+    target: str | float | dict[str, int] | TargetSpec | None,
+    seed: int,
+    k_neighbors: int,
     features: Sequence[str] | None,
     exclude: Sequence[str] | None,
     id_columns: Sequence[str] | None,
@@ -1039,8 +1038,20 @@ def _check_options(
     shrinkage: float | None,
     output: str | os.PathLike[str] | None,
     warnings: list[str],
-) -> None:
-    """Flags that do not fit the strategy or each other: usage errors, or warnings."""
+) -> TargetSpec:
+    """The parsed target, once the strategy, the seed and every flag are checked.
+
+    Flags that do not fit the strategy or each other are usage errors, or warnings.
+    """
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+        )
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    if k_neighbors < 1:
+        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
+    if seed < 0:
+        raise UsageError(f"--seed must not be negative (got {seed})")
     if grow_with is not None and grow_with not in GROW_WITH:
         raise UsageError(
             f"--grow-with {grow_with!r} is not a way to grow", hint="use oversample or smote"
@@ -1102,6 +1113,7 @@ def _check_options(
             )
         if output is not None and str(output) == STDIO:
             raise UsageError("--bags writes several files; -o - (stdout) cannot hold them")
+    return spec
 
 
 def resolve_smote_columns(
@@ -1175,18 +1187,12 @@ def resample_frame(
     For notebooks, cross-validation folds and other engines: no file is read or
     written. Errors are the exceptions of :mod:`rebalance_cli.errors`.
     """
-    if strategy not in STRATEGIES:
-        raise UsageError(
-            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-        )
-    if seed < 0:
-        raise UsageError(f"--seed must not be negative (got {seed})")
-    if k_neighbors < 1:
-        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
-    spec = target if isinstance(target, TargetSpec) else parse_target(target)
     warnings: list[str] = []
-    _check_options(
+    spec = _check_options(
         strategy,
+        target=target,
+        seed=seed,
+        k_neighbors=k_neighbors,
         features=features,
         exclude=exclude,
         id_columns=id_columns,
@@ -1384,6 +1390,20 @@ def _dictionaries(
     return {c: found[c][0].to_list() for c in cats}
 
 
+def _coded_batches(
+    display: str, lf: pl.LazyFrame, layout: Layout, chunk_size: int, drop_null_labels: bool
+) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+    """Pass 2's input: each batch, in order, with the cell code of every row."""
+    scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
+    with reading(display):
+        for batch in frame_batches(scan, chunk_size):
+            try:
+                codes = layout.codes(batch)
+            except LookupError as exc:
+                raise DataError(f"{display} changed while it was read: {exc}") from None
+            yield batch, codes
+
+
 def _write_bags(
     source: Source,
     lf: pl.LazyFrame,
@@ -1413,21 +1433,17 @@ def _write_bags(
             dicts = _dictionaries(source, lf, schema, fmt)
             with writing():
                 writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts))
-        scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
         done = 0
-        with reading(source.display):
-            for batch in frame_batches(scan, chunk_size):
-                try:
-                    codes = layout.codes(batch)
-                except LookupError as exc:
-                    raise DataError(f"{source.display} changed while it was read: {exc}") from None
-                for selector, writer in zip(selectors, writers, strict=True):
-                    keep = selector.copies(codes).astype(bool)
-                    with writing():
-                        writer.write(batch.filter(pl.Series(keep)))
-                done += batch.height
-                if progress:
-                    progress("write", done, sum(p2.before))
+        for batch, codes in _coded_batches(
+            source.display, lf, layout, chunk_size, drop_null_labels
+        ):
+            for selector, writer in zip(selectors, writers, strict=True):
+                keep = selector.copies(codes).astype(bool)
+                with writing():
+                    writer.write(batch.filter(pl.Series(keep)))
+            done += batch.height
+            if progress:
+                progress("write", done, sum(p2.before))
         with writing():
             while writers:
                 writers.pop(0).close()
@@ -1478,18 +1494,13 @@ def _output_frames(
     split = p2.split
     pool: list[pl.DataFrame] = []
     pool_codes: list[np.ndarray] = []
-    scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
     total = sum(layout.counts)
     done = 0
     weights = p2.weights
     with reading(display):
-        for batch in frame_batches(scan, chunk_size):
+        for batch, codes in _coded_batches(display, lf, layout, chunk_size, drop_null_labels):
             if stop.is_set():
                 raise SinkStopped
-            try:
-                codes = layout.codes(batch)
-            except LookupError as exc:
-                raise DataError(f"{display} changed while it was read: {exc}") from None
             done += batch.height
             if split is not None:
                 test = split.selector.copies(codes).astype(bool)
