@@ -13,9 +13,11 @@ and written to its own slot; ties are broken by row index.
 - ``ivf`` (approximate) for classes of ``APPROX_MIN_ROWS`` rows or more where the
   kd-tree does not apply: k-means cells of about ``IVF_CELL_ROWS`` rows; each row is
   filed in its ``spill`` nearest cells and searches its ``probes`` nearest cells with
-  the exact block search above. Its recall@k is measured against ``brute`` on a fixed
-  sample of ``RECALL_SAMPLE`` rows every time; under ``RECALL_FLOOR`` the search is
-  widened, and in the end replaced by ``brute``.
+  the exact block search above (on groups of ``_IVF_LANES``, which suits a cell's few
+  thousand candidates); the cells' findings are merged by distance rounded to float32,
+  then index. Its recall@k is measured against ``brute`` on a fixed sample of
+  ``RECALL_SAMPLE`` rows every time; under ``RECALL_FLOOR`` the search is widened, and
+  in the end replaced by ``brute``.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _brute(x: np.ndarray, k: int) -> np.ndarray:
 
     def block(s: int) -> None:
         e = min(n, s + _SEARCH_ROWS)
-        out[s:e] = _search_rows(x32[s:e], x[s:e], ids[s:e], slices, k, slack)
+        out[s:e] = _search_rows(x32[s:e], x[s:e], ids[s:e], slices, k, slack)[0]
 
     _parallel(block, range(0, n, _SEARCH_ROWS))
     return out
@@ -127,8 +129,10 @@ def _brute(x: np.ndarray, k: int) -> np.ndarray:
 
 APPROX_MIN_ROWS = 150_000
 """Classes of at least this many rows (and too many features for the kd-tree) use ``ivf``."""
-IVF_CELL_ROWS = 1000
-IVF_WIDTHS = ((6, 14), (8, 18))
+IVF_CELL_ROWS = 250
+_IVF_SEARCH_ROWS = 256
+_IVF_LANES = 16
+IVF_WIDTHS = ((10, 14), (12, 18))
 """(probes, spill) tried in turn until the sampled recall@k reaches ``RECALL_FLOOR``."""
 RECALL_FLOOR = 0.98
 IVF_KMEANS_STEPS = 6
@@ -152,10 +156,10 @@ _SEARCH_COLS = 16384
 
 
 def _padded(
-    ea: np.ndarray, ex: np.ndarray, eid: np.ndarray
+    ea: np.ndarray, ex: np.ndarray, eid: np.ndarray, lanes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidates padded to a multiple of ``_LANES`` rows that score +inf and have id -1."""
-    pad = -ea.shape[0] % _LANES
+    """Candidates padded to a multiple of ``lanes`` rows that score +inf and have id -1."""
+    pad = -ea.shape[0] % lanes
     if not pad:
         return ea, ex, eid
     ea_pad = np.zeros((pad, ea.shape[1]), dtype=ea.dtype)
@@ -176,6 +180,7 @@ def _block_search(
     eid: np.ndarray,
     k: int,
     slack: float,
+    lanes: int = _LANES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global ids (rows, k) of each query's k nearest candidates other than itself, and
     their float64 squared distances.
@@ -183,24 +188,26 @@ def _block_search(
     ``qa``/``ea`` are float32 query/candidate rows from ``_query``/``_augment``
     (candidates padded by ``_padded``), ``qx``/``ex`` the float64 rows, ``qid``/``eid``
     their ids. The same idea as the exact ``brute`` block: the (k+1)-th smallest of
-    the per-group minima of the float32 scores bounds the k-th neighbour's score (the
-    query itself may be among the candidates), only scores under the bound are kept,
-    and those are ranked by float64 distance, then id. Missing neighbours: -1, inf.
+    the minima over groups of ``lanes`` candidates bounds the k-th neighbour's float32
+    score (the query itself may be among the candidates), only scores under the bound
+    are kept, and those are ranked by float64 distance, then id. Fewer lanes mean
+    fewer kept pairs but more groups, which pays off on small candidate sets.
+    Missing neighbours: -1, inf.
     """
     rows, ne = qa.shape[0], ea.shape[0]
-    groups = ne // _LANES
+    groups = ne // lanes
     need = min(k + 1, groups)
     # candidates down, queries across: a group is _LANES consecutive candidates, and
     # its minimum is an elementwise minimum of _LANES contiguous rows of the tile
     score = ea @ qa.T
-    mins = score.reshape(groups, _LANES, rows).min(axis=1)
+    mins = score.reshape(groups, lanes, rows).min(axis=1)
     if groups < k + 1:
         # too few groups for their minima to bound the k-th neighbour: keep every pair
         bound = np.full(rows, np.inf, dtype=score.dtype)
     else:
         bound = np.partition(mins, need - 1, axis=0)[need - 1] + slack
     hit_group, hit_row = np.nonzero(mins <= bound[None, :])
-    cols = hit_group[:, None] * _LANES + np.arange(_LANES)[None, :]
+    cols = hit_group[:, None] * lanes + np.arange(lanes)[None, :]
     cand = eid[cols]
     keep = (score.ravel()[cols * rows + hit_row[:, None]] <= bound[hit_row][:, None]) & (
         cand != qid[hit_row][:, None]
@@ -222,8 +229,9 @@ def _block_search(
     return np.where(missing, -1, fid[pos]), np.where(missing, np.inf, d2[order][pos])
 
 
-def _merge(ids: np.ndarray, d2: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the k distinct ids (-1: none) of smallest (distance, id)."""
+def _merge(ids: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the k distinct ids (-1: none) of smallest (distance, id), and their
+    distances (inf: none)."""
     rows, c = ids.shape
     d2 = np.where(ids >= 0, d2, np.inf)
     r = np.repeat(np.arange(rows), c)
@@ -232,9 +240,8 @@ def _merge(ids: np.ndarray, d2: np.ndarray, k: int) -> np.ndarray:
     # the same id has the same distance, so its copies are adjacent after the sort
     sd[:, 1:][si[:, 1:] == si[:, :-1]] = np.inf
     best = np.argsort(sd, axis=1, kind="stable")[:, :k]
-    return np.where(
-        np.isfinite(np.take_along_axis(sd, best, axis=1)), np.take_along_axis(si, best, axis=1), -1
-    )
+    bd = np.take_along_axis(sd, best, axis=1)
+    return np.where(np.isfinite(bd), np.take_along_axis(si, best, axis=1), -1), bd
 
 
 def _slack(ea: np.ndarray) -> float:
@@ -243,12 +250,12 @@ def _slack(ea: np.ndarray) -> float:
 
 
 def _slices(
-    ea: np.ndarray, ex: np.ndarray, eid: np.ndarray
+    ea: np.ndarray, ex: np.ndarray, eid: np.ndarray, lanes: int = _LANES
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Candidates in padded slices of ``_SEARCH_COLS`` rows."""
+    """Candidates in slices of ``_SEARCH_COLS`` rows, each padded to a multiple of ``lanes``."""
     step = _SEARCH_COLS
     return [
-        _padded(ea[c : c + step], ex[c : c + step], eid[c : c + step])
+        _padded(ea[c : c + step], ex[c : c + step], eid[c : c + step], lanes)
         for c in range(0, ea.shape[0], step)
     ]
 
@@ -260,12 +267,14 @@ def _search_rows(
     slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     k: int,
     slack: float,
-) -> np.ndarray:
-    """k nearest candidates of a few query rows: each slice's k best, ranked together."""
+    lanes: int = _LANES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest candidates of a few query rows and their distances: each slice's k
+    best, ranked together."""
     qa = _query(xq32)
-    parts = [_block_search(qa, xq, qid, *sl, k, slack) for sl in slices]
+    parts = [_block_search(qa, xq, qid, *sl, k, slack, lanes) for sl in slices]
     if len(parts) == 1:
-        return parts[0][0]
+        return parts[0]
     return _merge(np.hstack([p[0] for p in parts]), np.hstack([p[1] for p in parts]), k)
 
 
@@ -278,14 +287,18 @@ def _search(
     eid: np.ndarray,
     k: int,
     slack: float,
-) -> np.ndarray:
-    """k nearest candidates of every query row, on the calling thread."""
-    slices = _slices(ea, ex, eid)
+    rows: int = _SEARCH_ROWS,
+    lanes: int = _LANES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest candidates of every query row and their distances, on the calling
+    thread, ``rows`` query rows at a time."""
+    slices = _slices(ea, ex, eid, lanes)
     out = np.empty((qid.size, k), dtype=np.int64)
-    for s in range(0, qid.size, _SEARCH_ROWS):
-        e = min(qid.size, s + _SEARCH_ROWS)
-        out[s:e] = _search_rows(xq32[s:e], xq[s:e], qid[s:e], slices, k, slack)
-    return out
+    dist = np.empty((qid.size, k))
+    for s in range(0, qid.size, rows):
+        e = min(qid.size, s + rows)
+        out[s:e], dist[s:e] = _search_rows(xq32[s:e], xq[s:e], qid[s:e], slices, k, slack, lanes)
+    return out, dist
 
 
 def _kmeans(x32: np.ndarray, cells: int, steps: int) -> np.ndarray:
@@ -306,25 +319,67 @@ def _kmeans(x32: np.ndarray, cells: int, steps: int) -> np.ndarray:
     return cent
 
 
+def _centroid_tiles(cent: np.ndarray) -> np.ndarray:
+    """Centroids as ``_augment`` rows, padded to a multiple of ``_LANES`` with rows that
+    score +inf."""
+    ca = _augment(cent)
+    pad = -cent.shape[0] % _LANES
+    if not pad:
+        return ca
+    ca_pad = np.zeros((pad, ca.shape[1]), dtype=ca.dtype)
+    ca_pad[:, -1] = np.inf
+    return np.vstack([ca, ca_pad])
+
+
+def _top_block(x32: np.ndarray, ca: np.ndarray, cells: int, t: int) -> np.ndarray:
+    """The t nearest of ``cells`` centroids (``_centroid_tiles``) for a block of rows.
+
+    Scores are float32 ``||c||^2/2 - x.c``. Rather than a partition of every row's
+    scores, the centroids sit in groups of ``_LANES``: the t-th smallest of a row's
+    group minima bounds its t-th smallest score from above (the t smallest minima are
+    t scores from t different centroids), so only the few scores under the bound are
+    ranked, by (score, cell).
+    """
+    rows = x32.shape[0]
+    q = _query(x32)
+    if t == 1:
+        return np.argmin(q @ ca[:cells].T, axis=1)[:, None]
+    groups = ca.shape[0] // _LANES
+    sc = ca @ q.T  # centroids down, rows across
+    if groups >= t:
+        mins = sc.reshape(groups, _LANES, rows).min(axis=1)
+        bound = np.partition(mins, t - 1, axis=0)[t - 1]
+        hit_row, hit_group = np.nonzero(bound[:, None] >= mins.T)  # by row, then group
+    else:
+        hit_row, hit_group = np.divmod(np.arange(rows * groups), groups)
+        bound = np.full(rows, np.inf, dtype=sc.dtype)
+    cand = hit_group[:, None] * _LANES + np.arange(_LANES)[None, :]
+    score = sc.ravel()[cand * rows + hit_row[:, None]]
+    keep = (score <= bound[hit_row][:, None]) & (cand < cells)
+    hi, li = np.nonzero(keep)
+    row, cell, score = hit_row[hi], cand[hi, li], score[hi, li]
+    # in (row, cell) order already: a stable sort by (row, score) breaks ties by cell
+    order = np.lexsort((score, row))
+    first = np.searchsorted(row[order], np.arange(rows))
+    return cell[order][first[:, None] + np.arange(t)[None, :]]
+
+
+_TOP_STEP = 2048
+
+
 def _top_cells(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
     """The t nearest centroids of every row, nearest first (equal scores: lower cell first)."""
-    ca = _augment(cent)
+    cells = cent.shape[0]
+    t = min(t, cells)
+    ca = _centroid_tiles(cent)
     n = x32.shape[0]
     out = np.empty((n, t), dtype=np.int32)
-    step = 4096
 
     def block(s: int) -> None:
-        e = min(n, s + step)
-        sc = _query(x32[s:e]) @ ca.T
-        if t == 1:
-            out[s:e, 0] = np.argmin(sc, axis=1)
-            return
-        part = np.sort(np.argpartition(sc, t - 1, axis=1)[:, :t], axis=1)
-        vals = np.take_along_axis(sc, part, axis=1)
-        order = np.argsort(vals, axis=1, kind="stable")
-        out[s:e] = np.take_along_axis(part, order, axis=1)
+        e = min(n, s + _TOP_STEP)
+        out[s:e] = _top_block(x32[s:e], ca, cells, t)
 
-    _parallel(block, range(0, n, step))
+    _parallel(block, range(0, n, _TOP_STEP))
     return out
 
 
@@ -335,7 +390,7 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
     searches the ``probes`` cells nearest to it: two rows meet when a cell is among
     both lists. In each cell, every row filed to search there gets its k nearest among
     the rows filed there (``_block_search``); a row's k nearest over its cells, by
-    float64 distance then index, are its answer. All work is split by cell, in a fixed
+    distance rounded to float32 then index, are its answer. All work is split by cell, in a fixed
     order, so the answer does not depend on the number of threads.
     """
     n = x.shape[0]
@@ -351,13 +406,15 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
     def lists(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows filed in each cell (ascending), cell starts, and the filing order."""
         cell = top[:, :width].ravel()
-        order = np.argsort(cell, kind="stable")
+        # a stable sort of 16-bit keys is a radix sort
+        order = np.argsort(cell.astype(np.int16) if cells <= 32767 else cell, kind="stable")
         starts = np.searchsorted(cell[order], np.arange(cells + 1))
         return order // width, starts, order
 
     q_rows, q_starts, q_order = lists(probes)
     e_rows, e_starts, _ = lists(spill)
-    found = np.full((n * probes, k), -1, dtype=np.int32)  # in q_rows order
+    # each cell's findings as sortable keys: float32 distance bits above, row id below
+    found = np.full((n * probes, k), _NO_KEY, dtype=np.uint64)  # in q_rows order
     q_pos = np.empty_like(q_order)
     q_pos[q_order] = np.arange(q_order.size)
 
@@ -367,24 +424,40 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
             return
         er = e_rows[e_starts[c] : e_starts[c + 1]]
         qr = q_rows[qs:qe]
-        found[qs:qe] = _search(x32[qr], x[qr], qr, ea_all[er], x[er], er, k, slack)
+        nb, d2 = _search(
+            x32[qr], x[qr], qr, ea_all[er], x[er], er, k, slack, _IVF_SEARCH_ROWS, _IVF_LANES
+        )
+        found[qs:qe] = _pack(nb, d2)
 
     _parallel(cell_work, range(cells))
-    # back to (row, probe) order, then merge each row's probes * k candidates
-    cand = found[q_pos].reshape(n, probes * k)
     out = np.empty((n, k), dtype=np.int64)
+    step = 4096
 
     def merge(s: int) -> None:
-        e = min(n, s + 4096)
-        c = cand[s:e].astype(np.int64)
-        diff = x[np.maximum(c, 0)] - x[s:e, None, :]
-        out[s:e] = _merge(c, np.einsum("ijk,ijk->ij", diff, diff), k)
+        # back to (row, probe) order; each row's probes * k keys sorted: the same
+        # neighbour found in two cells gives the same key, so copies sit side by side
+        e = min(n, s + step)
+        keys = np.sort(found[q_pos[s * probes : e * probes]].reshape(e - s, probes * k), axis=1)
+        keys[:, 1:][keys[:, 1:] == keys[:, :-1]] = _NO_KEY
+        keys = np.sort(keys, axis=1)[:, :k]
+        out[s:e] = np.where(keys == _NO_KEY, -1, (keys & _ID_MASK).astype(np.int64))
 
-    _parallel(merge, range(0, n, 4096))
+    _parallel(merge, range(0, n, step))
     short = np.flatnonzero((out < 0).any(axis=1))
     if short.size:  # rows whose cells held fewer than k others: search everything
-        out[short] = _search(x32[short], x[short], short, ea_all, x, ids, k, slack)
+        out[short] = _search(x32[short], x[short], short, ea_all, x, ids, k, slack)[0]
     return out
+
+
+_NO_KEY = np.uint64(np.iinfo(np.uint64).max)
+_ID_MASK = np.uint64(0xFFFF_FFFF)
+
+
+def _pack(nb: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """Keys that sort as (float32 distance, id): a non-negative float32's bits order as
+    its value. Missing neighbours (-1) get ``_NO_KEY``."""
+    bits = d2.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return np.where(nb >= 0, (bits << np.uint64(32)) | nb.astype(np.uint64), _NO_KEY)
 
 
 def sample_recall(x: np.ndarray, found: np.ndarray, size: int = RECALL_SAMPLE) -> float:
@@ -415,7 +488,7 @@ def recall_at_k(x: np.ndarray, found: np.ndarray, queries: np.ndarray) -> float:
     def block(s: int) -> None:
         e = min(queries.size, s + _SEARCH_ROWS)
         q = queries[s:e]
-        true[s:e] = _search_rows(x32[q], x[q], q, slices, k, slack)
+        true[s:e] = _search_rows(x32[q], x[q], q, slices, k, slack)[0]
 
     _parallel(block, range(0, queries.size, _SEARCH_ROWS))
     qx = x[queries][:, None, :]

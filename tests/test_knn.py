@@ -46,7 +46,8 @@ def test_switch_threshold_is_respected(small_ivf):
     _, below = knn.neighbours(gaussian(2999), 5)
     assert below == "brute"
     _, above = knn.neighbours(gaussian(3000), 5)
-    assert above.startswith("ivf (approximate: 6 probes, spill 14; recall@5 ")
+    probes, spill = knn.IVF_WIDTHS[0]
+    assert above.startswith(f"ivf (approximate: {probes} probes, spill {spill}; recall@5 ")
     assert above.endswith(" on 2000 sampled rows)")
 
 
@@ -171,8 +172,23 @@ def test_report_records_the_method_and_recall(small_ivf, tmp_path):
     )
     methods = json.loads(json.dumps(report.parameters["knn"]))
     assert methods["b"] == "brute"
+    probes, spill = knn.IVF_WIDTHS[0]
     found = re.fullmatch(
-        r"ivf \(approximate: 6 probes, spill 14; recall@5 (\d\.\d{4}) on 2000 sampled rows\)",
+        rf"ivf \(approximate: {probes} probes, spill {spill}; recall@5 (\d\.\d{{4}}) "
+        r"on 2000 sampled rows\)",
         methods["a"],
     )
     assert found is not None and float(found.group(1)) >= knn.RECALL_FLOOR
+
+
+@pytest.mark.parametrize("cells,t", [(4000, 14), (100, 14), (33, 10), (20, 14), (50, 1), (7, 9)])
+def test_top_cells_equals_a_full_sort_of_the_scores(cells, t):
+    """The lane-bound selection of each row's nearest centroids gives exactly the first t
+    of a stable sort of all its float32 scores (so ties go to the lower cell)."""
+    rng = np.random.default_rng(cells)
+    x32 = rng.standard_normal((3000, 20)).astype(np.float32)
+    cent = rng.standard_normal((cells, 20)).astype(np.float32)
+    cent[1::3] = cent[::3][: cent[1::3].shape[0]]  # duplicate centroids: tied scores
+    scores = knn._query(x32) @ knn._augment(cent).T
+    want = np.argsort(scores, axis=1, kind="stable")[:, : min(t, cells)]
+    assert np.array_equal(knn._top_cells(x32, cent, t), want)
