@@ -20,7 +20,15 @@ import typer
 if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at start-up)
     from rich.console import Console
 from .config import load_config, require, resolve
-from .errors import INTERNAL, CheckFailed, Interrupted, RebalanceError, UsageError
+from .errors import (
+    INTERNAL,
+    INTERRUPTED,
+    USAGE,
+    CheckFailed,
+    Interrupted,
+    RebalanceError,
+    UsageError,
+)
 from .io import ReadOptions
 from .pipeline import (
     DEFAULT_CHUNK_SIZE,
@@ -588,6 +596,31 @@ from .evaluate_cli import evaluate_cmd  # noqa: E402
 app.command("evaluate")(evaluate_cmd)
 
 
-def main() -> None:
-    """Entry point of the `rebalance` script."""
-    app(prog_name="rebalance")
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the `rebalance` script.
+
+    typer's own handling of a bad command line (an unknown option, a missing
+    argument, a value of the wrong type) draws a boxed message over several lines;
+    here it is one line on stderr and exit 2, like every other usage error.
+    """
+    from typer._click.exceptions import ClickException
+
+    from .cli_coerce import install
+
+    install()
+    try:
+        code = app(args=args, prog_name="rebalance", standalone_mode=False)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stdout.write(ctx.get_help() + "\n")
+            sys.exit(exc.exit_code)
+        where = ctx.command_path if ctx is not None else "rebalance"
+        sys.stderr.write(
+            f"rebalance: usage error: {' '.join(exc.format_message().split())} (see {where} -h)\n"
+        )
+        sys.exit(USAGE)
+    except typer.Abort:
+        sys.stderr.write("rebalance: interrupted: stopped by the user\n")
+        sys.exit(INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from rebalance_cli.cli import app
+from rebalance_cli.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,11 +72,21 @@ class Result:
 
 @pytest.fixture
 def cli():
+    """Run the `rebalance` entry point in this process, as the script does (``main``:
+    its own option coercion and one-line parse errors), capturing stdout and stderr."""
     runner = CliRunner()
 
     def _run(*args: str, input: bytes | str | None = None) -> Result:
-        res = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
-        return Result(res.exit_code, res.stdout, res.stderr)
+        code = 0
+        with runner.isolation(input=input) as (out, err, _):
+            try:
+                main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+        return Result(code, stdout, stderr)
 
     return _run
 
