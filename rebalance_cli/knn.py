@@ -435,14 +435,9 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
     out = np.empty((n, k), dtype=np.int64)
     step = 4096
 
-    def merge(s: int) -> None:
-        # back to (row, probe) order; each row's probes * k keys sorted: the same
-        # neighbour found in two cells gives the same key, so copies sit side by side
+    def merge(s: int) -> None:  # back to (row, probe) order, then each row's best k
         e = min(n, s + step)
-        keys = np.sort(found[q_pos[s * probes : e * probes]].reshape(e - s, probes * k), axis=1)
-        keys[:, 1:][keys[:, 1:] == keys[:, :-1]] = _NO_KEY
-        keys = np.sort(keys, axis=1)[:, :k]
-        out[s:e] = np.where(keys == _NO_KEY, -1, (keys & _ID_MASK).astype(np.int64))
+        out[s:e] = _best_keys(found[q_pos[s * probes : e * probes]].reshape(e - s, probes * k), k)
 
     _parallel(merge, range(0, n, step))
     short = np.flatnonzero((out < 0).any(axis=1))
@@ -453,6 +448,25 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
 
 _NO_KEY = np.uint64(np.iinfo(np.uint64).max)
 _ID_MASK = np.uint64(0xFFFF_FFFF)
+
+
+def _best_keys(keys: np.ndarray, k: int) -> np.ndarray:
+    """Per row of packed keys, the ids (-1: none) of the k smallest keys with distinct ids.
+
+    A neighbour found in two cells has two keys, equal but for float rounding of its
+    distance: with the halves swapped, a sort brings an id's keys together, and all but
+    its smallest are dropped before the k smallest are taken.
+    """
+    half = np.uint64(32)
+    swapped = (keys << half) | (keys >> half)  # sorts as (id, distance)
+    swapped.sort(axis=1)
+    again = np.zeros(swapped.shape, dtype=bool)
+    again[:, 1:] = (swapped[:, 1:] >> half) == (swapped[:, :-1] >> half)
+    keys = (swapped << half) | (swapped >> half)
+    keys[again] = _NO_KEY
+    keys.sort(axis=1)
+    keys = keys[:, :k]
+    return np.where(keys == _NO_KEY, -1, (keys & _ID_MASK).astype(np.int64))
 
 
 def _pack(nb: np.ndarray, d2: np.ndarray) -> np.ndarray:

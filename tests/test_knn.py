@@ -192,3 +192,20 @@ def test_top_cells_equals_a_full_sort_of_the_scores(cells, t):
     scores = knn._query(x32) @ knn._augment(cent).T
     want = np.argsort(scores, axis=1, kind="stable")[:, : min(t, cells)]
     assert np.array_equal(knn._top_cells(x32, cent, t), want)
+
+
+def test_merging_keys_keeps_one_copy_of_a_neighbour_found_twice():
+    """The same neighbour found in two cells may carry distances one rounding apart; the
+    merge keeps its nearer copy once and fills the list with the next ids."""
+
+    def key(d2: float, i: int) -> np.uint64:
+        return knn._pack(np.array([i]), np.array([d2]))[0]
+
+    near = np.float32(1.0)
+    above = float(np.nextafter(near, np.float32(2)))  # one float32 step farther
+    row = [key(1.0, 7), key(above, 7), key(0.5, 3), key(2.0, 9), key(3.0, 4), key(1.5, 7)]
+    row += [knn._NO_KEY] * 2
+    keys = np.array([row, [knn._NO_KEY] * 8], dtype=np.uint64)
+    got = knn._best_keys(keys, 3)
+    assert got.tolist() == [[3, 7, 9], [-1, -1, -1]]
+    assert knn._best_keys(keys, 5).tolist()[0] == [3, 7, 9, 4, -1]
