@@ -615,7 +615,12 @@ def main(args: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
             sys.stdout.write(ctx.get_help() + "\n")
             sys.exit(exc.exit_code)
-        where = ctx.command_path if ctx is not None else "rebalance"
+        if ctx is not None:
+            where = ctx.command_path
+        else:  # click raised before the command's context existed: find the command by name
+            given = sys.argv[1:] if args is None else args
+            named = next((a for a in given if a in COMMANDS), None)
+            where = f"rebalance {named}" if named else "rebalance"
         sys.stderr.write(
             f"rebalance: usage error: {' '.join(exc.format_message().split())} (see {where} -h)\n"
         )
