@@ -162,13 +162,22 @@ def _padded(
     pad = -ea.shape[0] % lanes
     if not pad:
         return ea, ex, eid
-    ea_pad = np.zeros((pad, ea.shape[1]), dtype=ea.dtype)
-    ea_pad[:, -1] = np.inf
     return (
-        np.vstack([ea, ea_pad]),
+        _pad_scores(ea, lanes),
         np.vstack([ex, np.zeros((pad, ex.shape[1]), dtype=ex.dtype)]),
         np.concatenate([eid, np.full(pad, -1, dtype=eid.dtype)]),
     )
+
+
+def _pad_scores(ea: np.ndarray, lanes: int) -> np.ndarray:
+    """``_augment`` rows padded to a multiple of ``lanes`` with rows that score +inf
+    against any ``_query`` row."""
+    pad = -ea.shape[0] % lanes
+    if not pad:
+        return ea
+    ea_pad = np.zeros((pad, ea.shape[1]), dtype=ea.dtype)
+    ea_pad[:, -1] = np.inf
+    return np.vstack([ea, ea_pad])
 
 
 def _block_search(
@@ -321,15 +330,8 @@ def _kmeans(x32: np.ndarray, cells: int, steps: int) -> np.ndarray:
 
 
 def _centroid_tiles(cent: np.ndarray) -> np.ndarray:
-    """Centroids as ``_augment`` rows, padded to a multiple of ``_TOP_LANES`` with rows
-    that score +inf."""
-    ca = _augment(cent)
-    pad = -cent.shape[0] % _TOP_LANES
-    if not pad:
-        return ca
-    ca_pad = np.zeros((pad, ca.shape[1]), dtype=ca.dtype)
-    ca_pad[:, -1] = np.inf
-    return np.vstack([ca, ca_pad])
+    """Centroids as ``_augment`` rows, padded to a multiple of ``_TOP_LANES``."""
+    return _pad_scores(_augment(cent), _TOP_LANES)
 
 
 def _top_block(x32: np.ndarray, ca: np.ndarray, cells: int, t: int) -> np.ndarray:
