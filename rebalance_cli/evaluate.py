@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import polars as pl
 
 from .errors import DataError, UsageError
 from .io import ReadOptions, open_source
-from .pipeline import reading, resample_frame
+from .pipeline import check_k_neighbors, reading, resample_frame, resolve_seed
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_ROWS = 200_000
@@ -331,9 +330,9 @@ def _load(
         with reading(display):
             schema = lf.collect_schema()
             if label not in schema:
-                from .pipeline import _check_label
+                from .pipeline import check_label
 
-                _check_label(schema, label, display)
+                check_label(schema, label, display)
             for name in exclude:
                 if name not in schema:
                     raise DataError(f"--exclude names column {name!r}, which is not in {display}")
@@ -840,12 +839,8 @@ def evaluate(
         )
     if max_rows < 2:
         raise UsageError(f"--max-rows must be at least 2 (got {max_rows})")
-    if k_neighbors < 1:
-        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
-    if seed is None:
-        seed = secrets.randbelow(2**31)
-    if seed < 0:
-        raise UsageError(f"--seed must not be negative (got {seed})")
+    check_k_neighbors(k_neighbors)
+    seed = resolve_seed(seed)[0]
     chosen = parse_strategies(strategies)
     data_, warnings = _load(data, label, read, max_rows, seed, exclude, drop_null_labels)
     warnings += check_feasible(data_.classes, data_.counts, folds, chosen, k_neighbors)

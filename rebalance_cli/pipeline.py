@@ -135,7 +135,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0].strip()
 
 
-def _check_label(schema: pl.Schema, label: str, display: str) -> None:
+def resolve_seed(seed: int | None) -> tuple[int, str]:
+    """The seed of a run and where it came from: ``given``, or ``drawn`` (and reported)
+    when absent. A negative seed is a usage error."""
+    if seed is None:
+        return secrets.randbelow(2**32), "drawn"
+    if seed < 0:
+        raise UsageError(f"--seed must not be negative (got {seed})")
+    return seed, "given"
+
+
+def check_k_neighbors(k_neighbors: int) -> None:
+    """SMOTE's k must be at least 1."""
+    if k_neighbors < 1:
+        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
+
+
+def check_label(schema: pl.Schema, label: str, display: str) -> None:
+    """The label column is in the schema; if not, a data error naming the nearest columns."""
     if label in schema:
         return
     near = difflib.get_close_matches(label, list(schema.names()), n=3, cutoff=0.6)
@@ -254,7 +271,7 @@ def inspect(
         lf = source.scan()
         with reading(source.display):
             schema = lf.collect_schema()
-        _check_label(schema, label, source.display)
+        check_label(schema, label, source.display)
         index = count_classes(lf, label, source.display, max_classes)
     finally:
         source.close()
@@ -542,7 +559,7 @@ def _prepare(
     input_format: str | None = None,
 ) -> _Prepared:
     """Pass 1 and the plan: everything short of writing a row."""
-    _check_label(schema, label, display)
+    check_label(schema, label, display)
     by_cols = _names("--by", by, schema, label)
     smote_grows = strategy == "smote" or (strategy == "hybrid" and grow_with == "smote")
     smote = None
@@ -780,9 +797,7 @@ def rebalance(
         )
     if output is None and not dry_run:
         raise UsageError("an output is needed (-o PATH, or -o - for stdout)")
-    seed_source = "given"
-    if seed is None:
-        seed, seed_source = secrets.randbelow(2**32), "drawn"
+    seed, seed_source = resolve_seed(seed)
     warnings: list[str] = []
     spec = _check_options(
         strategy,
@@ -1048,10 +1063,8 @@ def _check_options(
             f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
         )
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    if k_neighbors < 1:
-        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
-    if seed < 0:
-        raise UsageError(f"--seed must not be negative (got {seed})")
+    check_k_neighbors(k_neighbors)
+    resolve_seed(seed)
     if grow_with is not None and grow_with not in GROW_WITH:
         raise UsageError(
             f"--grow-with {grow_with!r} is not a way to grow", hint="use oversample or smote"

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import secrets
 import sys
 import time
 import uuid
@@ -54,8 +53,10 @@ from .pipeline import (
     DEFAULT_MAX_CLASSES,
     DEFAULT_MAX_OUTPUT_ROWS,
     Distribution,
-    _check_label,
+    check_k_neighbors,
+    check_label,
     label_warnings,
+    resolve_seed,
     resolve_smote_columns,
 )
 from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
@@ -528,15 +529,11 @@ def resample_dataframe(
             hint=f"the Spark engine runs {', '.join(SPARK_STRATEGIES)}; use --engine local",
         )
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    if k_neighbors < 1:
-        raise UsageError(f"--k-neighbors must be at least 1 (got {k_neighbors})")
-    if seed is None:
-        seed = secrets.randbelow(2**32)
-    if seed < 0:
-        raise UsageError(f"--seed must not be negative (got {seed})")
+    check_k_neighbors(k_neighbors)
+    seed = resolve_seed(seed)[0]
     spark = df.sparkSession
     schema = polars_schema(df)
-    _check_label(schema, label, display)
+    check_label(schema, label, display)
     if order_by is not None:
         if order_by not in schema:
             raise DataError(f"order_by names column {order_by!r}, which is not in {display}")
@@ -976,7 +973,7 @@ def inspect_spark(
             raise InputOutputError(f"cannot read {name}: no such file or directory")
         with _spark_errors(name):
             df = read_input(spark, name, fmt, read)
-            _check_label(polars_schema(df), label, name)
+            check_label(polars_schema(df), label, name)
             index = count_layout(df, label, max_classes).index
     finally:
         if created:
@@ -1047,9 +1044,7 @@ def rebalance_spark(
         raise UsageError(
             "--dry-run writes nothing, not even the --report", hint="use --json to see the plan"
         )
-    seed_source = "given"
-    if seed is None:
-        seed, seed_source = secrets.randbelow(2**32), "drawn"
+    seed, seed_source = resolve_seed(seed)
     read = (read or ReadOptions()).checked()
     name = str(data)
     fmt = _input_format(name, read)
