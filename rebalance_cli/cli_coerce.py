@@ -30,27 +30,16 @@ def coerce(annotation: type, value: Any) -> Any:
         raise ValueError(f"{value!r} is not true or false")
     if isinstance(value, bool):  # True is an int to Python, not to a user
         raise ValueError(f"{value!r} is not a {_NAMES[annotation]}")
-    if annotation is str:
-        if isinstance(value, str | int | float):
-            return str(value)
-    elif annotation is int:
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
+    if annotation is str and isinstance(value, str | int | float):
+        return str(value)
+    if annotation is int and isinstance(value, float):
+        if value.is_integer():
             return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-    elif annotation is float:
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
+    elif annotation in (int, float) and isinstance(value, str | int | float):
+        try:
+            return annotation(value)  # int() and float() strip surrounding blanks themselves
+        except (ValueError, OverflowError):  # float(10**400) overflows
+            pass
     raise ValueError(f"{value!r} is not a {_NAMES[annotation]}")
 
 

@@ -155,6 +155,7 @@ def test_coerce_accepts(annotation, value, want):
         (int, 7.5, "7.5 is not a whole number"),
         (int, "0x10", "'0x10' is not a whole number"),
         (float, "nanx", "'nanx' is not a number"),
+        (float, 10**400, f"{10**400!r} is not a number"),
         (bool, "2", "'2' is not true or false"),
         (str, True, "True is not a string"),
         (str, [1], "[1] is not a string"),
