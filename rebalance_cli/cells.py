@@ -19,7 +19,7 @@ import polars as pl
 
 from .classes import COUNT, ClassIndex, tokens_of
 from .errors import DataError, RebalanceError, UsageError
-from .plan import Plan, TargetSpec, make_plan, round_half_up
+from .plan import Plan, TargetSpec, check_target, make_plan, round_half_up
 
 GROUP_POLICIES: tuple[str, ...] = ("keep", "drop", "error")
 CODE = "__rebalance_cell__"
@@ -223,7 +223,9 @@ def plan_cells(
     if not layout.by and not members:
         raise DataError("the input has no rows with a label, so there is nothing to rebalance")
     if layout.by:
-        _check_request(strategy, spec, layout.class_names())
+        # errors of the request itself stop the run whatever a group's counts: a target
+        # the strategy cannot take, or a class the input does not have, is no group's fault
+        check_target(strategy, spec, layout.class_names())
     for g, cells in members.items():
         pairs = [(layout.classes[i], before[i]) for i in cells]
         try:
@@ -279,26 +281,6 @@ def plan_cells(
         plans=plans,
         warnings=warnings,
     )
-
-
-def _check_request(strategy: str, spec: TargetSpec, classes: list[str]) -> None:
-    """Errors of the request itself, whatever a group's counts: they stop the run.
-
-    A keyword that does not fit the strategy, and a class in ``--target`` that the
-    input does not have, are not a group's fault, so no group policy applies to them.
-    """
-    if spec.kind in ("keyword", "ratio"):
-        # two made-up classes: make_plan raises the usage errors that do not depend on counts
-        make_plan([("\x00a", 1), ("\x00b", 2)], strategy, spec)
-    elif spec.kind == "counts":
-        known = set(classes)
-        for name, _ in spec.counts:
-            if name not in known and name.strip() not in known:
-                shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
-                raise DataError(
-                    f"--target names class {name.strip()!r}, which is not in the data",
-                    hint=f"the classes are: {shown}",
-                )
 
 
 def _shown(layout: Layout, g: str) -> str:

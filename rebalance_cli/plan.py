@@ -209,6 +209,55 @@ class Plan:
         }
 
 
+def check_target(strategy: str, spec: TargetSpec, classes: Sequence[str]) -> None:
+    """The errors of a target that do not depend on the class counts: a target the
+    strategy cannot take, a class the data does not have, a class named twice."""
+    way = direction(strategy)
+    if way == "both" and spec.kind not in ("size", "counts"):
+        raise UsageError(
+            f"--target {spec} does not fit hybrid: it needs a class size or per-class counts",
+            hint="e.g. --target 50000 (every class to 50000 rows) or --target a=50000,b=20000",
+        )
+    if spec.kind == "keyword":
+        kw = spec.keyword
+        if kw == "balanced" and strategy != "weight":
+            raise UsageError(
+                "--target balanced is a class-weight target",
+                hint="use it with --strategy weight, or --target auto",
+            )
+        if kw == "minority" and way == "under":
+            raise UsageError(
+                f"--target minority does not fit {strategy}: it would cut the smallest class",
+                hint="undersample takes majority, not-minority, not-majority, all, auto, "
+                "a ratio or counts",
+            )
+        if kw == "majority" and way == "over":
+            raise UsageError(
+                f"--target majority does not fit {strategy}: it would grow the largest class",
+                hint=f"{strategy} takes minority, not-minority, not-majority, all, auto, "
+                "a ratio or counts",
+            )
+    elif spec.kind == "counts":
+        seen: set[str] = set()
+        for raw, _ in spec.counts:
+            name = _named_class(raw, classes)
+            if name in seen:
+                raise UsageError(f"--target names class {name!r} twice")
+            seen.add(name)
+
+
+def _named_class(raw: str, classes: Sequence[str]) -> str:
+    """The class a ``--target`` count names (blanks around it ignored when that helps)."""
+    name = raw if raw in classes else raw.strip()
+    if name not in classes:
+        shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
+        raise DataError(
+            f"--target names class {name!r}, which is not in the data",
+            hint=f"the classes are: {shown}",
+        )
+    return name
+
+
 def make_plan(
     counts: Sequence[tuple[str, int]],
     strategy: str,
@@ -247,11 +296,7 @@ def make_plan(
         goal = big if way == "over" else small
         return [v if c == skip else goal for c, v in zip(classes, n, strict=True)]
 
-    if way == "both" and spec.kind not in ("size", "counts"):
-        raise UsageError(
-            f"--target {spec} does not fit hybrid: it needs a class size or per-class counts",
-            hint="e.g. --target 50000 (every class to 50000 rows) or --target a=50000,b=20000",
-        )
+    check_target(strategy, spec, classes)
     if spec.kind == "size":
         assert spec.size is not None
         goal = spec.size
@@ -262,31 +307,12 @@ def make_plan(
         else:
             after = [goal] * len(n)
     elif spec.kind == "keyword":
-        kw = spec.keyword
-        if kw == "balanced":
-            if strategy != "weight":
-                raise UsageError(
-                    "--target balanced is a class-weight target",
-                    hint="use it with --strategy weight, or --target auto",
-                )
-            kw = "auto"
+        kw = "auto" if spec.keyword == "balanced" else spec.keyword
         if kw == "auto":
             kw = "not-majority" if way == "over" else "not-minority"
         if kw == "minority":
-            if way == "under":
-                raise UsageError(
-                    f"--target minority does not fit {strategy}: it would cut the smallest class",
-                    hint="undersample takes majority, not-minority, not-majority, all, auto, "
-                    "a ratio or counts",
-                )
             after[classes.index(minority)] = big
         elif kw == "majority":
-            if way == "over":
-                raise UsageError(
-                    f"--target majority does not fit {strategy}: it would grow the largest class",
-                    hint=f"{strategy} takes minority, not-minority, not-majority, all, auto, "
-                    "a ratio or counts",
-                )
             after[classes.index(majority)] = small
         elif kw == "not-minority":
             after = every_but(minority)
@@ -303,18 +329,7 @@ def make_plan(
             goal = round_half_up(small / spec.ratio)
             after = [min(v, goal) for v in n]
     else:
-        named: dict[str, int] = {}
-        for raw_name, want in spec.counts:
-            name = raw_name if raw_name in classes else raw_name.strip()
-            if name not in classes:
-                shown = ", ".join(classes[:20]) + (" …" if len(classes) > 20 else "")
-                raise DataError(
-                    f"--target names class {name!r}, which is not in the data",
-                    hint=f"the classes are: {shown}",
-                )
-            if name in named:
-                raise UsageError(f"--target names class {name!r} twice")
-            named[name] = want
+        named = {_named_class(raw, classes): want for raw, want in spec.counts}
         for name, want in named.items():
             i = classes.index(name)
             have = n[i]
