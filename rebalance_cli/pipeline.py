@@ -60,7 +60,15 @@ from .io import (
 )
 from .plan import GROW_WITH, STRATEGIES, TargetSpec, parse_target
 from .report import Report, write_report
-from .samplers import RowSelector, SmoteClass, check_class_size, expand, prepare_smote
+from .samplers import (
+    RowSelector,
+    SmoteClass,
+    check_class_size,
+    expand,
+    expanded_rows,
+    index_series,
+    prepare_smote,
+)
 from .shuffle import shuffled
 
 DEFAULT_CHUNK_SIZE = 65_536
@@ -1559,10 +1567,10 @@ def _expand_jittered(
     df: pl.DataFrame, codes: np.ndarray, copies: np.ndarray, max_rows: int, shrink: _Shrink
 ) -> Iterator[pl.DataFrame]:
     """Like ``expand``, with the smoothed-bootstrap jitter on every copy but the first."""
-    rows = np.repeat(np.arange(df.height), copies)
-    dup = np.zeros(rows.size, dtype=bool)
-    dup[1:] = rows[1:] == rows[:-1]
-    for start in range(0, rows.size, max_rows):
-        part = rows[start : start + max_rows]
-        frame = df.gather(pl.Series(part.astype(np.uint32)))
-        yield shrink.apply(frame, codes[part], dup[start : start + max_rows])
+    last = -1  # the row before a part: a part may start on a later copy of it
+    for part in expanded_rows(copies, max_rows):
+        dup = np.empty(part.size, dtype=bool)
+        dup[0] = part[0] == last
+        dup[1:] = part[1:] == part[:-1]
+        last = int(part[-1])
+        yield shrink.apply(df.gather(index_series(part)), codes[part], dup)

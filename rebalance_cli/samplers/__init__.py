@@ -1,6 +1,14 @@
 """Per-batch row selection (undersample, oversample) and synthesis (SMOTE)."""
 
-from .select import RowSelector, expand
+from .select import RowSelector, expand, expanded_rows, index_series
 from .smote import SmoteClass, check_class_size, prepare_smote
 
-__all__ = ["RowSelector", "SmoteClass", "check_class_size", "expand", "prepare_smote"]
+__all__ = [
+    "RowSelector",
+    "SmoteClass",
+    "check_class_size",
+    "expand",
+    "expanded_rows",
+    "index_series",
+    "prepare_smote",
+]
