@@ -11,6 +11,7 @@ The command line is a thin layer over this API::
 
 from typing import Any
 
+from .api import Distribution, inspect, rebalance, resample_frame
 from .errors import (
     CheckFailed,
     DataError,
@@ -20,7 +21,6 @@ from .errors import (
     RefusedError,
     UsageError,
 )
-from .pipeline import Distribution, inspect, rebalance, resample_frame
 from .plan import Plan, TargetSpec, make_plan, parse_target
 from .report import Report
 

@@ -19,7 +19,8 @@ import polars as pl
 
 from .classes import COUNT, ClassIndex, tokens_of
 from .errors import DataError, RebalanceError, UsageError
-from .plan import Plan, TargetSpec, check_target, make_plan, round_half_up
+from .plan import Plan, TargetSpec, check_target, make_plan, strategy_of
+from .strategies import Strategy
 
 GROUP_POLICIES: tuple[str, ...] = ("keep", "drop", "error")
 CODE = "__rebalance_cell__"
@@ -144,11 +145,6 @@ def _is_cat(s: pl.Series) -> bool:
     return s.dtype == pl.Categorical or isinstance(s.dtype, pl.Enum)
 
 
-def test_counts(counts: Sequence[int], share: Any) -> tuple[int, ...]:
-    """Rows of each cell that go to the test split: round half up of share * n."""
-    return tuple(round_half_up(share * n) for n in counts)
-
-
 @dataclass
 class GroupOutcome:
     """What happened to one group: its plan, or why it was kept or dropped."""
@@ -198,7 +194,7 @@ class CellPlan:
 def plan_cells(
     layout: Layout,
     before: Sequence[int],
-    strategy: str,
+    strategy: str | Strategy,
     spec: TargetSpec,
     policy: str,
     check: Callable[[str, int, int], None] | None = None,
@@ -210,7 +206,7 @@ def plan_cells(
     drop them, or stop with the error.
     """
     after = list(before)
-    weights: list[float] | None = [1.0] * len(before) if strategy == "weight" else None
+    weights: list[float] | None = [1.0] * len(before) if strategy_of(strategy).weighs else None
     outcomes: list[GroupOutcome] = []
     plans: list[Plan] = []
     warnings: list[str] = []

@@ -13,11 +13,10 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Literal
 
+from . import strategies as registry
 from .errors import DataError, UsageError
+from .strategies import Strategy
 
-Strategy = Literal["undersample", "oversample", "smote", "hybrid", "weight"]
-STRATEGIES: tuple[str, ...] = ("undersample", "oversample", "smote", "hybrid", "weight")
-GROW_WITH: tuple[str, ...] = ("oversample", "smote")
 KEYWORDS: tuple[str, ...] = (
     "auto",
     "minority",
@@ -29,20 +28,9 @@ KEYWORDS: tuple[str, ...] = (
 )
 
 
-def direction(strategy: str) -> Literal["under", "over", "both"]:
-    """Whether a strategy removes rows ("under"), adds them ("over"), or both ("both").
-
-    ``weight`` adds weight, so its targets read like oversampling's.
-    """
-    if strategy == "undersample":
-        return "under"
-    if strategy in ("oversample", "smote", "weight"):
-        return "over"
-    if strategy == "hybrid":
-        return "both"
-    raise UsageError(
-        f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-    )
+def strategy_of(strategy: str | Strategy) -> Strategy:
+    """The registered strategy of a name (a strategy object passes through)."""
+    return registry.get(strategy) if isinstance(strategy, str) else strategy
 
 
 @dataclass(frozen=True)
@@ -209,18 +197,30 @@ class Plan:
         }
 
 
-def check_target(strategy: str, spec: TargetSpec, classes: Sequence[str]) -> None:
+_KIND_NAMES = {
+    "keyword": ("a keyword", "--target auto"),
+    "ratio": ("a ratio", "--target 0.5"),
+    "size": ("a class size", "--target 50000 (every class to 50000 rows)"),
+    "counts": ("per-class counts", "--target a=50000,b=20000"),
+}
+
+
+def check_target(strategy: str | Strategy, spec: TargetSpec, classes: Sequence[str]) -> None:
     """The errors of a target that do not depend on the class counts: a target the
     strategy cannot take, a class the data does not have, a class named twice."""
-    way = direction(strategy)
-    if way == "both" and spec.kind not in ("size", "counts"):
+    rule = strategy_of(strategy)
+    way = rule.direction
+    if spec.kind not in rule.target_kinds:
+        kinds = [k for k in _KIND_NAMES if k in rule.target_kinds]
         raise UsageError(
-            f"--target {spec} does not fit hybrid: it needs a class size or per-class counts",
-            hint="e.g. --target 50000 (every class to 50000 rows) or --target a=50000,b=20000",
+            f"--target {spec} does not fit {rule.name}: it needs "
+            + " or ".join(_KIND_NAMES[k][0] for k in kinds),
+            hint="e.g. " + " or ".join(_KIND_NAMES[k][1] for k in kinds),
         )
+    strategy = rule.name
     if spec.kind == "keyword":
         kw = spec.keyword
-        if kw == "balanced" and strategy != "weight":
+        if kw == "balanced" and not rule.weighs:
             raise UsageError(
                 "--target balanced is a class-weight target",
                 hint="use it with --strategy weight, or --target auto",
@@ -260,7 +260,7 @@ def _named_class(raw: str, classes: Sequence[str]) -> str:
 
 def make_plan(
     counts: Sequence[tuple[str, int]],
-    strategy: str,
+    strategy: str | Strategy,
     target: TargetSpec | str | float | dict[str, int] | None = "auto",
 ) -> Plan:
     """Compute the targets t_c from the class counts n_c.
@@ -269,7 +269,8 @@ def make_plan(
     decides ties between equally large (or small) classes: the first one wins.
     """
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    way = direction(strategy)
+    rule = strategy_of(strategy)
+    strategy, way = rule.name, rule.direction
     if not counts:
         raise DataError("the input has no rows with a label, so there is nothing to rebalance")
     classes = tuple(str(c) for c, _ in counts)
@@ -296,7 +297,7 @@ def make_plan(
         goal = big if way == "over" else small
         return [v if c == skip else goal for c, v in zip(classes, n, strict=True)]
 
-    check_target(strategy, spec, classes)
+    check_target(rule, spec, classes)
     if spec.kind == "size":
         assert spec.size is not None
         goal = spec.size
@@ -333,7 +334,7 @@ def make_plan(
         for name, want in named.items():
             i = classes.index(name)
             have = n[i]
-            if strategy == "weight":
+            if rule.weighs:
                 pass  # a class's total weight may go down as well as up
             elif way == "over" and want < have:
                 raise UsageError(
@@ -347,7 +348,7 @@ def make_plan(
                 )
             after[i] = want
     weights = None
-    if strategy == "weight":
+    if rule.weighs:
         if spec.kind == "keyword" and spec.keyword in ("auto", "balanced"):
             # scikit-learn's "balanced": every class weighs n / K in total
             totals = [Fraction(sum(n), len(n))] * len(n)

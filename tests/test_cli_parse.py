@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rebalance_cli.cli_coerce import coerce, install
+from rebalance_cli.cli.coerce import coerce, install
 
 from .conftest import listing
 

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from rebalance_cli.cli.evaluate import render_plain, render_rich
 from rebalance_cli.evaluate import (
     ALWAYS,
     METRICS,
@@ -28,7 +29,6 @@ from rebalance_cli.evaluate import (
     parse_strategies,
     stratified_sample,
 )
-from rebalance_cli.evaluate_cli import render_plain, render_rich
 
 from .conftest import REPO, mixed_frame
 

@@ -18,7 +18,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from rebalance_cli import knn
-from rebalance_cli.pipeline import rebalance
+from rebalance_cli.api import rebalance
 from rebalance_cli.samplers.smote import prepare_smote
 
 
@@ -130,7 +130,7 @@ SCRIPT = """
 import sys
 from threadpoolctl import threadpool_limits
 from rebalance_cli import knn
-from rebalance_cli.pipeline import rebalance
+from rebalance_cli.api import rebalance
 knn.APPROX_MIN_ROWS = 3000
 knn.IVF_CELL_ROWS = 100
 knn.WORKERS = int(sys.argv[3])

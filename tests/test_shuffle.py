@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from rebalance_cli import rebalance
-from rebalance_cli import shuffle as shuffle_mod
+from rebalance_cli.stages import shuffle as shuffle_mod
 from tests.conftest import digest, listing, mixed_frame
 
 

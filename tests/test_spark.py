@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rebalance_cli import DataError, UsageError, inspect, resample_frame
-from rebalance_cli.spark import allocate
+from rebalance_cli.engines.spark import allocate
 
 from .conftest import listing, mixed_frame, run_process
 
@@ -104,7 +104,7 @@ def local(path: Path, **kw) -> pl.DataFrame:
     [("undersample", "auto"), ("oversample", "0.3")],
 )
 def test_same_rows_as_local(spark, data, partitions, strategy, target):
-    from rebalance_cli.spark import resample_spark
+    from rebalance_cli.engines.spark import resample_spark
 
     want = local(data, strategy=strategy, target=target, seed=11)
     with split(spark, partitions, data) as df:
@@ -116,7 +116,7 @@ def test_same_rows_as_local(spark, data, partitions, strategy, target):
 
 
 def test_another_seed_selects_other_rows(spark, data):
-    from rebalance_cli.spark import resample_spark
+    from rebalance_cli.engines.spark import resample_spark
 
     with split(spark, 4, data) as df:
         one = collect(resample_spark(df, label="y", strategy="undersample", seed=1))
@@ -127,7 +127,7 @@ def test_another_seed_selects_other_rows(spark, data):
 
 @pytest.mark.parametrize("partitions", [1, 4, 8])
 def test_smote_on_the_driver_gives_the_local_rows(spark, data, partitions):
-    from rebalance_cli.spark import resample_dataframe
+    from rebalance_cli.engines.spark import resample_dataframe
 
     kw = {"strategy": "smote", "seed": 5, "id_columns": ["id"], "k_neighbors": 4}
     want = local(data, **kw)
@@ -141,7 +141,7 @@ def test_smote_on_the_driver_gives_the_local_rows(spark, data, partitions):
 
 
 def test_smote_within_partitions_keeps_exact_counts(spark, data):
-    from rebalance_cli.spark import resample_dataframe
+    from rebalance_cli.engines.spark import resample_dataframe
 
     with split(spark, 4, data) as df:
         run = resample_dataframe(
@@ -175,7 +175,7 @@ def test_smote_within_partitions_keeps_exact_counts(spark, data):
 
 
 def test_smote_partition_path_refuses_nan_features(spark, tmp_path):
-    from rebalance_cli.spark import resample_dataframe
+    from rebalance_cli.engines.spark import resample_dataframe
 
     frame = mixed_frame({"a": 400, "b": 40}, seed=2).with_columns(
         pl.when(pl.col("id") == pl.col("id").filter(pl.col("y") == "b").first())
@@ -209,7 +209,7 @@ def test_smote_partition_path_refuses_nan_features(spark, tmp_path):
     ids=["int", "bool", "float", "string"],
 )
 def test_class_names_and_rows_match_local_for_every_label_type(spark, tmp_path, values):
-    from rebalance_cli.spark import resample_dataframe
+    from rebalance_cli.engines.spark import resample_dataframe
 
     n = 700
     labels = pl.Series("y", (values * (n // len(values) + 1))[:n])
@@ -226,7 +226,7 @@ def test_class_names_and_rows_match_local_for_every_label_type(spark, tmp_path, 
 
 
 def test_order_by_makes_a_shuffled_frame_deterministic(spark, data):
-    from rebalance_cli.spark import resample_spark
+    from rebalance_cli.engines.spark import resample_spark
 
     shuffled = spark.read.parquet(str(data)).repartition(3)
     got = collect(resample_spark(shuffled, label="y", strategy="oversample", seed=4, order_by="id"))
@@ -235,7 +235,7 @@ def test_order_by_makes_a_shuffled_frame_deterministic(spark, data):
 
 
 def test_null_labels_are_refused_or_dropped_as_locally(spark, tmp_path):
-    from rebalance_cli.spark import resample_spark
+    from rebalance_cli.engines.spark import resample_spark
 
     frame = mixed_frame({"a": 300, "b": 40}, seed=4).with_columns(
         pl.when(pl.col("id") % 17 == 0).then(None).otherwise(pl.col("y")).alias("y")
@@ -254,7 +254,7 @@ def test_null_labels_are_refused_or_dropped_as_locally(spark, tmp_path):
 
 
 def test_api_errors_are_the_local_ones(spark, data):
-    from rebalance_cli.spark import resample_spark
+    from rebalance_cli.engines.spark import resample_spark
 
     df = spark.read.parquet(str(data))
     missing = r"label column 'Y' is not in <DataFrame> \(did you mean 'y'"
@@ -419,7 +419,7 @@ def test_cli_errors(spark, cli, data, tmp_path, extra, code, message):
 
 
 def test_local_only_options_are_refused_not_ignored(spark, data, tmp_path):
-    from rebalance_cli.spark import rebalance_spark
+    from rebalance_cli.engines.spark import rebalance_spark
 
     out = tmp_path / "o.parquet"
     with pytest.raises(UsageError, match="--test-size is not supported with --engine spark"):

@@ -3,7 +3,7 @@
 Every step that learns from data (imputation, one-hot encoding, scaling, the
 sampler, the classifier) is fitted on the training fold only; the test fold
 keeps the natural prevalence. The samplers are this project's own
-(:func:`rebalance_cli.pipeline.resample_frame`, the same code as ``apply``).
+(:func:`rebalance_cli.api.resample_frame`, the same code as ``apply``).
 
 Strategies always shown: ``none``; ``none+threshold`` (the ``none`` model with
 its decision threshold moved to the training prevalence: no refit);
@@ -26,9 +26,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .errors import DataError, UsageError
-from .io import ReadOptions, open_source
-from .pipeline import check_k_neighbors, reading, resample_frame, resolve_seed
+from .. import strategies as registry
+from ..api import resample_frame
+from ..errors import DataError, UsageError
+from ..io import ReadOptions, open_source, reading
+from ..request import resolve_seed
+from ..strategies.smote import check_k_neighbors
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_ROWS = 200_000
@@ -37,7 +40,7 @@ MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuou
 MAX_CATEGORIES = 50  # one-hot columns per categorical feature (the most frequent in training)
 
 ALWAYS = ("none", "none+threshold", "class-weight")
-SAMPLERS = ("undersample", "oversample", "smote")
+SAMPLERS = tuple(s.name for s in registry.all_strategies() if s.evaluable)
 STRATEGIES = ALWAYS + SAMPLERS
 CLASSIFIERS = ("logreg", "hgb", "rf")
 
@@ -330,7 +333,7 @@ def _load(
         with reading(display):
             schema = lf.collect_schema()
             if label not in schema:
-                from .pipeline import check_label
+                from ..columns import check_label
 
                 check_label(schema, label, display)
             for name in exclude:

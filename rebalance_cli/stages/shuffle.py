@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from . import rng
+from .. import rng
 
 if TYPE_CHECKING:
     import pyarrow.ipc as pa_ipc

@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from .errors import InputOutputError, UsageError
+from ..errors import InputOutputError, UsageError
 
 DEFAULT_FILE = "rebalance.toml"
 ENV_PREFIX = "REBALANCE_"

@@ -1,4 +1,4 @@
-"""Formats, sources and sinks: detection, lazy scans, stdin spooling, atomic writes."""
+"""Outputs: target checks, atomic files, and the writers of every format."""
 
 from __future__ import annotations
 
@@ -9,238 +9,16 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .errors import DataError, InputOutputError, RefusedError, UsageError
+from ..errors import InputOutputError, RefusedError
+from .formats import STDIO
 
 if TYPE_CHECKING:  # pyarrow is imported only where it is used: it costs ~50 MB of RSS
     import pyarrow as pa
-
-FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "ipc", "ndjson")
-_EXTENSIONS: dict[str, str] = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".arrow": "ipc",
-    ".ipc": "ipc",
-    ".feather": "ipc",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-}
-_COMPRESSED = (".gz", ".zst", ".zstd")
-_NAMES = {
-    "csv": "CSV",
-    "tsv": "TSV",
-    "parquet": "Parquet",
-    "ipc": "Arrow IPC",
-    "ndjson": "NDJSON",
-}
-STDIO = "-"
-
-
-def format_from_name(name: str) -> str | None:
-    """The format a file name implies (``.csv.gz`` is CSV), or None."""
-    lower = name.lower()
-    for ext in _COMPRESSED:
-        if lower.endswith(ext):
-            lower = lower[: -len(ext)]
-            break
-    return _EXTENSIONS.get(Path(lower).suffix)
-
-
-def check_format_name(fmt: str | None, flag: str) -> str | None:
-    if fmt is None:
-        return None
-    low = fmt.lower()
-    low = {"arrow": "ipc", "feather": "ipc", "jsonl": "ndjson", "pq": "parquet"}.get(low, low)
-    if low not in FORMATS:
-        raise UsageError(f"{flag} {fmt!r} is not a format", hint=f"use one of {', '.join(FORMATS)}")
-    return low
-
-
-def sniff(head: bytes) -> str | None:
-    """The format the first bytes show, or None for plain text (CSV-like)."""
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if head.startswith(b"ARROW1"):
-        return "ipc"
-    return None
-
-
-def _sniff_text(head: bytes) -> str:
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"{"):
-        return "ndjson"
-    first = text.split(b"\n", 1)[0]
-    if b"\t" in first and b"," not in first:
-        return "tsv"
-    return "csv"
-
-
-ENCODINGS = ("utf8", "utf8-lossy")
-MAX_HEADER_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read the input: its format, and for text formats how to parse it."""
-
-    input_format: str | None = None
-    separator: str | None = None
-    encoding: str = "utf8"
-    infer_schema_length: int | None = 10_000
-
-    def checked(self) -> ReadOptions:
-        fmt = check_format_name(self.input_format, "--input-format")
-        if self.separator is not None:
-            sep = {"\\t": "\t", "tab": "\t"}.get(self.separator, self.separator)
-            if len(sep.encode()) != 1:
-                raise UsageError(
-                    f"--separator {self.separator!r} must be a single one-byte character",
-                    hint="for tabs pass --separator tab",
-                )
-        else:
-            sep = None
-        if self.encoding not in ENCODINGS:
-            raise UsageError(
-                f"--encoding {self.encoding!r} is not supported",
-                hint="use utf8 or utf8-lossy, or convert the file first, "
-                "e.g. iconv -f latin1 -t utf-8",
-            )
-        if self.infer_schema_length is not None and self.infer_schema_length < 1:
-            raise UsageError("--infer-schema-length must be positive (0 on the command line)")
-        return ReadOptions(fmt, sep, self.encoding, self.infer_schema_length)
-
-
-@dataclass
-class Source:
-    """An input file ready to scan. ``path`` may be a spooled copy of stdin."""
-
-    path: Path
-    display: str
-    format: str
-    size: int
-    read: ReadOptions = field(default_factory=ReadOptions)
-    _temp_dir: str | None = field(default=None, repr=False)
-
-    @property
-    def separator(self) -> str:
-        return self.read.separator or ("\t" if self.format == "tsv" else ",")
-
-    def scan(self) -> pl.LazyFrame:
-        p = str(self.path)
-        if self.format in ("csv", "tsv"):
-            return pl.scan_csv(
-                p,
-                separator=self.separator,
-                encoding="utf8-lossy" if self.read.encoding == "utf8-lossy" else "utf8",
-                infer_schema_length=self.read.infer_schema_length,
-                glob=False,
-            )
-        if self.format == "parquet":
-            return pl.scan_parquet(p, glob=False)
-        if self.format == "ipc":
-            return pl.scan_ipc(p, glob=False)
-        return pl.scan_ndjson(p, infer_schema_length=self.read.infer_schema_length)
-
-    def close(self) -> None:
-        if self._temp_dir:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = None
-
-
-def open_source(
-    data: str | os.PathLike[str],
-    read: ReadOptions | None = None,
-    stdin: BinaryIO | None = None,
-) -> Source:
-    """Resolve an input path (or ``-`` for stdin) and its format, with checks."""
-    read = (read or ReadOptions()).checked()
-    flag = read.input_format
-    temp_dir = None
-    if str(data) == STDIO:
-        temp_dir = tempfile.mkdtemp(prefix="rebalance-stdin-")
-        path = Path(temp_dir) / "stdin"
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        with open(path, "wb") as fh:
-            shutil.copyfileobj(stream, fh, 1 << 20)
-        display = "<stdin>"
-    else:
-        path = Path(data)
-        display = str(data)
-        if not path.exists():
-            raise InputOutputError(f"input {display} does not exist")
-        if path.is_dir():
-            raise InputOutputError(f"input {display} is a directory, not a file")
-        if not os.access(path, os.R_OK):
-            raise InputOutputError(f"input {display} is not readable (permission denied)")
-    try:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(MAX_HEADER_BYTES + 1)
-        except OSError as exc:
-            raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
-        size = path.stat().st_size
-        if size == 0:
-            raise DataError(f"input {display} is empty (0 bytes)")
-        shown = sniff(head)
-        named = format_from_name(path.name) if temp_dir is None else None
-        fmt = flag or named or shown or _sniff_text(head)
-        if shown and fmt != shown:
-            how = "--input-format" if flag else "its name"
-            raise DataError(
-                f"input {display} looks like {_NAMES[shown]} but {how} says {_NAMES[fmt]}",
-                hint=f"rename it or pass --input-format {shown}",
-            )
-        if fmt in ("parquet", "ipc") and shown != fmt:
-            raise DataError(
-                f"input {display} is not a {_NAMES[fmt]} file (its first bytes do not match)",
-                hint="check the file, or pass --input-format with the right format",
-            )
-        compressed = head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd"
-        one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
-        if fmt in ("csv", "tsv", "ndjson") and not compressed and b"\x00" in head[:65536]:
-            raise DataError(
-                f"input {display} looks binary (it has NUL bytes), not {_NAMES[fmt]}",
-                hint="check the file, or pass --input-format with the right format",
-            )
-        if fmt in ("csv", "tsv") and not compressed and one_line:
-            raise DataError(
-                f"the first line of {display} is longer than 1 MiB, so it is not a "
-                f"{_NAMES[fmt]} header",
-                hint="is it a binary file, or a file without line breaks?",
-            )
-        return Source(path, display, fmt, size, read, temp_dir)
-    except BaseException:
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-
-
-def resolve_output_format(output: str, flag: str | None, input_fmt: str) -> str:
-    """The output format: the flag, else the extension, else (for stdout) the input's."""
-    chosen = check_format_name(flag, "--output-format")
-    if chosen:
-        return chosen
-    if output == STDIO:
-        return input_fmt
-    named = format_from_name(Path(output).name)
-    if named is None:
-        raise UsageError(
-            f"cannot tell the output format from {output!r}",
-            hint="use an extension such as .csv or .parquet, or --output-format "
-            f"({', '.join(FORMATS)})",
-        )
-    if Path(output).name.lower().endswith(_COMPRESSED):
-        raise UsageError(f"compressed output ({output}) is not supported; write .parquet instead")
-    return named
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -639,8 +417,3 @@ def write_frames(
         raise real[0]
     if sink_error:
         raise sink_error[0]
-
-
-def frame_batches(lf: pl.LazyFrame, chunk_size: int) -> Iterator[pl.DataFrame]:
-    """Stream a lazy query in order, in batches of about ``chunk_size`` rows."""
-    yield from lf.collect_batches(chunk_size=chunk_size, maintain_order=True)

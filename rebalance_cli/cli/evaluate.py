@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .common import COMMANDS, command_line, guarded, read_options, split_names, stderr_is_terminal
+
 if TYPE_CHECKING:  # rich is imported when something is drawn (start-up time)
     from rich.console import Console
 
-from .evaluate import (
+from ..evaluate import (
     CLASSIFIERS,
     DEFAULT_MAX_ROWS,
     DEFAULT_METRIC,
@@ -166,9 +168,8 @@ def render_rich(result: EvaluationResult, console: Console) -> None:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    from .cli import _stderr_is_terminal
 
-    if not enabled or not _stderr_is_terminal():
+    if not enabled or not stderr_is_terminal():
         yield None
         return
     from rich.console import Console
@@ -279,12 +280,11 @@ def evaluate_cmd(
 
     Example: rebalance evaluate train.csv -l y --classifier hgb --seed 7
     """
-    from .cli import COMMANDS, _command_line, _guarded, _read_options, _split
+    from ..errors import UsageError
+    from ..io import AtomicFile, check_target
     from .config import load_config, require, resolve
-    from .errors import UsageError
-    from .io import AtomicFile, check_target
 
-    with _guarded():
+    with guarded():
         settings = resolve(ctx, "evaluate", load_config(config, COMMANDS))
         o = {k: v["value"] for k, v in settings.items()}
         label = require(settings, "label", "--label", "evaluate")
@@ -309,14 +309,14 @@ def evaluate_cmd(
                 seed=o["seed"],
                 max_rows=o["max_rows"],
                 k_neighbors=o["k_neighbors"],
-                exclude=_split(o["exclude"]) or (),
+                exclude=split_names(o["exclude"]) or (),
                 drop_null_labels=o["drop_null_labels"],
-                read=_read_options(
+                read=read_options(
                     o["input_format"], o["separator"], "utf8", o["infer_schema_length"]
                 ),
                 progress=progress,
                 resample_before_split=o["resample_before_split"],
-                command=_command_line(ctx),
+                command=command_line(ctx),
             )
         as_json = o["as_json"]
         doc = (

@@ -45,23 +45,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from . import rng
-from .classes import COUNT, ClassIndex, class_positions
-from .errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
-from .io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
-from .pipeline import (
-    DEFAULT_MAX_CLASSES,
-    DEFAULT_MAX_OUTPUT_ROWS,
-    Distribution,
-    check_k_neighbors,
-    check_label,
-    label_warnings,
-    resolve_seed,
-    resolve_smote_columns,
-)
-from .plan import STRATEGIES, Plan, TargetSpec, make_plan, parse_target
-from .report import Report, write_report
-from .samplers import RowSelector, check_class_size, prepare_smote
+from .. import rng
+from .. import strategies as registry
+from ..api import Distribution
+from ..classes import COUNT, ClassIndex, class_positions
+from ..columns import check_label, resolve_smote_columns
+from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
+from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
+from ..plan import Plan, TargetSpec, make_plan, parse_target
+from ..report import Report, write_report
+from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, resolve_seed
+from ..samplers import RowSelector, check_class_size, prepare_smote
+from ..strategies.smote import check_k_neighbors
+from .driver import label_warnings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -519,11 +515,7 @@ def resample_dataframe(
     from pyspark.sql import functions as F
 
     timings: dict[str, float] = {}
-    if strategy not in STRATEGIES:
-        raise UsageError(
-            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-        )
-    if strategy not in SPARK_STRATEGIES:
+    if registry.get(strategy).name not in SPARK_STRATEGIES:
         raise UsageError(
             f"--strategy {strategy} is not supported with --engine spark",
             hint=f"the Spark engine runs {', '.join(SPARK_STRATEGIES)}; use --engine local",

@@ -1,0 +1,260 @@
+"""The public Python API: ``inspect``, ``rebalance`` and ``resample_frame``.
+
+Each is a thin shim: its keyword arguments become one checked
+:class:`~rebalance_cli.request.Request`, which the local engine runs. The
+strategies (``rebalance_cli.strategies``) and stages (``rebalance_cli.stages``)
+do the work; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from .columns import check_label
+from .engines import local
+from .io import ReadOptions, open_source, reading
+from .plan import TargetSpec
+from .report import Report
+from .request import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_CLASSES,
+    DEFAULT_MAX_OUTPUT_ROWS,
+    Progress,
+    build,
+)
+from .stages import Stages
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The class distribution of a label column, as ``inspect`` reports it."""
+
+    label: str
+    classes: tuple[str, ...]
+    counts: tuple[int, ...]
+    nulls: int
+    majority: str | None
+    minority: str | None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts) + self.nulls
+
+    @property
+    def imbalance_ratio(self) -> float | None:
+        """Majority count over minority count (1.0 when balanced)."""
+        if not self.counts:
+            return None
+        return max(self.counts) / min(self.counts)
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.counts)
+        return {c: n / total for c, n in zip(self.classes, self.counts, strict=True)}
+
+    def to_dict(self) -> dict[str, Any]:
+        shares = self.shares() if self.counts else {}
+        return {
+            "label": self.label,
+            "rows": self.rows,
+            "null_labels": self.nulls,
+            "classes": [
+                {"class": c, "count": n, "share": round(shares[c], 6)}
+                for c, n in zip(self.classes, self.counts, strict=True)
+            ],
+            "majority": self.majority,
+            "minority": self.minority,
+            "imbalance_ratio": (
+                None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
+            ),
+            "class_weights": self.balanced_weights(),
+        }
+
+    def balanced_weights(self) -> dict[str, float]:
+        """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), for a trainer."""
+        total, k = sum(self.counts), len(self.counts)
+        return {c: total / (k * n) for c, n in zip(self.classes, self.counts, strict=True)}
+
+
+def inspect(
+    data: str | os.PathLike[str],
+    label: str,
+    *,
+    read: ReadOptions | None = None,
+    max_classes: int | None = DEFAULT_MAX_CLASSES,
+) -> Distribution:
+    """Count the classes of ``label`` in a file (or ``-`` for stdin)."""
+    source = open_source(data, read)
+    try:
+        lf = source.scan()
+        with reading(source.display):
+            schema = lf.collect_schema()
+        check_label(schema, label, source.display)
+        index = local.count_classes(lf, label, source.display, max_classes)
+    finally:
+        source.close()
+    counts = index.counts
+    majority = minority = None
+    if counts:
+        majority = index.tokens[counts.index(max(counts))]
+        minority = index.tokens[counts.index(min(counts))]
+    return Distribution(label, index.tokens, counts, index.nulls, majority, minority)
+
+
+def rebalance(
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None,
+    *,
+    label: str,
+    strategy: str,
+    target: str | float | dict[str, int] | TargetSpec | None = "auto",
+    seed: int | None = None,
+    k_neighbors: int = 5,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    bags: int | None = None,
+    test_size: float | str | None = None,
+    test_output: str | os.PathLike[str] | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    read: ReadOptions | None = None,
+    output_format: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    drop_null_labels: bool = False,
+    shuffle: bool = False,
+    lenient: bool = False,
+    max_classes: int | None = DEFAULT_MAX_CLASSES,
+    max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
+    report_path: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Report:
+    """Rebalance ``data`` into ``output`` (``-`` for stdout) and return the report.
+
+    Nothing is written when ``dry_run`` is true. The output and the report are
+    written to temporary files and renamed into place only when all succeeded.
+    ``lenient`` drops rows with a null label and, for SMOTE, leaves rows with a
+    null, NaN or infinite feature out of the seed pool, instead of failing.
+
+    Beyond the three sampling strategies: ``strategy="weight"`` adds a weight
+    column instead of changing rows; ``"hybrid"`` brings every class to the
+    target, cutting the big ones and growing the small ones ``grow_with``
+    oversample or smote; ``bags=K`` writes K undersampled bags in one pass;
+    ``test_size`` holds out a stratified test split, untouched, in
+    ``test_output``; ``by`` plans each group on its own.
+    ``settings`` (effective option values and their sources) goes into the report.
+    """
+    request = build(
+        label=label,
+        strategy=strategy,
+        target=target,
+        seed=seed,
+        options=strategy_options(
+            k_neighbors=k_neighbors,
+            features=features,
+            exclude=exclude,
+            id_columns=id_columns,
+            categorical=categorical,
+            scale=scale,
+            grow_with=grow_with,
+            weight_column=weight_column,
+        ),
+        stages=Stages(
+            by=None if by is None else tuple(by),
+            group_policy=group_policy,
+            test_size=test_size,
+            test_output=None if test_output is None else str(test_output),
+            shrinkage=shrinkage,
+            bags=bags,
+            shuffle=shuffle,
+        ),
+        output=output,
+        chunk_size=chunk_size,
+        dry_run=dry_run,
+        report_path=report_path,
+        read=read,
+        output_format=output_format,
+        force=force,
+        drop_null_labels=drop_null_labels,
+        lenient=lenient,
+        max_classes=max_classes,
+        max_output_rows=max_output_rows,
+        progress=progress,
+        command=command,
+        settings=settings,
+    )
+    return local.run(request, data)
+
+
+def resample_frame(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    strategy: str,
+    target: str | float | dict[str, int] | TargetSpec | None = "auto",
+    seed: int | None = 0,
+    k_neighbors: int = 5,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
+    drop_null_labels: bool = False,
+    lenient: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pl.DataFrame:
+    """Rebalance an in-memory frame; the same rows, in the same order, as ``rebalance``.
+
+    For notebooks, cross-validation folds and other engines: no file is read or
+    written. Errors are the exceptions of :mod:`rebalance_cli.errors`.
+    """
+    request = build(
+        label=label,
+        strategy=strategy,
+        target=target,
+        seed=seed,
+        options=strategy_options(
+            k_neighbors=k_neighbors,
+            features=features,
+            exclude=exclude,
+            id_columns=id_columns,
+            categorical=categorical,
+            scale=scale,
+            grow_with=grow_with,
+            weight_column=weight_column,
+        ),
+        stages=Stages(
+            by=None if by is None else tuple(by),
+            group_policy=group_policy,
+            shrinkage=shrinkage,
+        ),
+        file_run=False,
+        chunk_size=chunk_size,
+        drop_null_labels=drop_null_labels,
+        lenient=lenient,
+        max_classes=None,
+    )
+    return local.run_frame(request, frame)
+
+
+def strategy_options(**given: Any) -> dict[str, Any]:
+    """The strategy options of the public keyword arguments (None: not given)."""
+    return {k: v for k, v in given.items() if v is not None}

@@ -1,0 +1,120 @@
+"""``rebalance inspect``: the class distribution of a label column, and a CI gate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..api import Distribution
+from ..api import inspect
+from ..errors import CheckFailed, UsageError
+from ..request import DEFAULT_MAX_CLASSES
+from .common import (
+    ConfigOpt,
+    DataArg,
+    EncOpt,
+    EngineOpt,
+    InferOpt,
+    InFormatOpt,
+    LabelOpt,
+    MasterOpt,
+    MaxClassesOpt,
+    SepOpt,
+    console,
+    engine_of,
+    guarded,
+    read_options,
+    settings_of,
+)
+from .config import require
+
+
+def _bar(share: float, width: int = 30) -> str:
+    full = share * width
+    n = int(full)
+    return "█" * n + ("▌" if full - n >= 0.5 else "")
+
+
+def _render_distribution(dist: Distribution, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"label: {dist.label}", title_justify="left")
+    table.add_column("class")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("", no_wrap=True)
+    top = max(dist.shares().values(), default=1.0)
+    for cls, count in zip(dist.classes, dist.counts, strict=True):
+        share = dist.shares()[cls]
+        table.add_row(cls, f"{count:,}", f"{share:.2%}", _bar(share / top if top else 0))
+    console.print(table)
+    ratio = dist.imbalance_ratio
+    console.print(
+        f"rows: {dist.rows:,}   classes: {len(dist.classes)}   "
+        f"majority: {dist.majority}   minority: {dist.minority}   "
+        f"imbalance ratio: {ratio:.2f}"
+        if ratio is not None
+        else f"rows: {dist.rows:,}"
+    )
+    if dist.nulls:
+        console.print(f"null labels: {dist.nulls:,}")
+
+
+def inspect_cmd(
+    ctx: typer.Context,
+    data: DataArg,
+    label: LabelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    max_ratio: Annotated[
+        float | None,
+        typer.Option("--max-ratio", help="Exit 6 when majority/minority exceeds this."),
+    ] = None,
+    input_format: InFormatOpt = None,
+    separator: SepOpt = None,
+    encoding: EncOpt = "utf8",
+    infer_schema_length: InferOpt = 10_000,
+    max_classes: MaxClassesOpt = DEFAULT_MAX_CLASSES,
+    engine: EngineOpt = "local",
+    spark_master: MasterOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show the class distribution of a label column.
+
+    Example: rebalance inspect train.csv --label y --max-ratio 10
+    """
+    with guarded():
+        settings = settings_of(ctx, "inspect", config)
+        o = {k: v["value"] for k, v in settings.items()}
+        label = require(settings, "label", "--label", "inspect")
+        max_ratio = o["max_ratio"]
+        if max_ratio is not None and max_ratio < 1:
+            raise UsageError(f"--max-ratio must be at least 1 (got {max_ratio})")
+        dist = engine_of(o["engine"], o["spark_master"], inspect)(
+            data,
+            label,
+            read=read_options(
+                o["input_format"], o["separator"], o["encoding"], o["infer_schema_length"]
+            ),
+            max_classes=o["max_classes"],
+        )
+        if o["as_json"]:
+            doc = dist.to_dict()
+            if max_ratio is not None:
+                doc["max_ratio"] = max_ratio
+            doc["settings"] = settings
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            _render_distribution(dist, console())
+        ratio = dist.imbalance_ratio
+        if max_ratio is not None and ratio is not None and ratio > max_ratio:
+            raise CheckFailed(
+                f"imbalance ratio {ratio:.4g} ({dist.majority} over {dist.minority}) "
+                f"exceeds --max-ratio {max_ratio:g}"
+            )

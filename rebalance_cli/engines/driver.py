@@ -1,0 +1,268 @@
+"""The run short of writing, for every engine: data checks, pass 1, the plan, the program.
+
+An engine supplies the schema and the two queries that read data before pass
+2 (cell counts; per-cell standard deviations for ``--shrinkage``); the rest —
+which columns a strategy takes, the stages, the plan of every cell, the
+program and the report — is decided here, once, the same for every engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import polars as pl
+
+from ..cells import CellPlan, Layout, per_class, plan_cells
+from ..classes import ClassIndex
+from ..columns import check_label, named_columns, resolve_features
+from ..errors import DataError
+from ..report import Report
+from ..request import Request
+from ..stages.bags import bag_seeds
+from ..stages.shrinkage import shrink_setup
+from ..stages.split import make_split
+from ..strategies import Outcome, Setup, SetupContext
+from .program import Program
+
+
+class Counter(Protocol):
+    """What the driver asks of an engine before pass 2."""
+
+    def count(self, label: str, by: list[str], max_classes: int | None) -> Layout: ...
+
+    def cell_std(self, layout: Layout, columns: list[str]) -> pl.DataFrame: ...
+
+
+def label_warnings(index: ClassIndex) -> list[str]:
+    """Warnings about class names that are probably typos of each other."""
+    out = []
+    by_fold: dict[str, list[str]] = {}
+    for t in index.tokens:
+        by_fold.setdefault(t.strip().casefold(), []).append(t)
+    for names in by_fold.values():
+        if len(names) > 1:
+            shown = ", ".join(repr(n) for n in names)
+            out.append(f"classes {shown} differ only by case or surrounding spaces")
+    return out
+
+
+@dataclass
+class Prepared:
+    """The request checked against the data: the plan, and the program of pass 2."""
+
+    program: Program
+    cellplan: CellPlan
+    setup: Setup
+    parameters: dict[str, Any]
+    extra: dict[str, Any]
+    out_schema: pl.Schema
+
+
+def _null_labels(layout: Layout, request: Request, input_format: str | None) -> None:
+    if layout.nulls and not request.drop_null_labels:
+        raise DataError(
+            f"label column {request.label!r} has {layout.nulls} null value"
+            f"{'s' if layout.nulls != 1 else ''}",
+            hint="pass --drop-null-labels to leave those rows out"
+            + (
+                "; in a CSV, a short (ragged) row also reads as a null label"
+                if input_format in ("csv", "tsv")
+                else ""
+            ),
+        )
+
+
+def prepare(
+    engine: Counter,
+    schema: pl.Schema,
+    display: str,
+    request: Request,
+    timings: dict[str, float],
+    warnings: list[str],
+    input_format: str | None = None,
+) -> Prepared:
+    """Pass 1 and the plan: everything short of writing a row."""
+    label, strategy, o = request.label, request.strategy, request.options
+    check_label(schema, label, display)
+    by = named_columns("--by", request.stages.by, schema, label)
+    ctx = SetupContext(schema, label, by, o, request.target, request.seed, request.lenient)
+    setup = strategy.setup(ctx)
+    shrink_cols: list[str] = []
+    if request.stages.shrinkage is not None:
+        chosen = resolve_features(
+            schema, label, o.get("features"), o.get("exclude"), o.get("id_columns")
+        )
+        shrink_cols = [c for c in chosen if c not in by]
+
+    t0 = time.perf_counter()
+    layout = engine.count(label, by, request.max_classes)
+    timings["count"] = time.perf_counter() - t0
+    _null_labels(layout, request, input_format)
+    if layout.nulls:
+        warnings.append(f"{layout.nulls} rows with a null label were dropped")
+    if layout.index is not None:
+        warnings.extend(label_warnings(layout.index))
+    if len(layout) == 0:
+        raise DataError(f"{display} has no rows with a label")
+
+    split = None
+    before = layout.counts
+    if request.test_share is not None:
+        split = make_split(layout.names, layout.counts, request.test_share, request.seed)
+        before = tuple(n - t for n, t in zip(layout.counts, split.counts, strict=True))
+        if not by:
+            _check_train_rows(layout, before, request)
+
+    t0 = time.perf_counter()
+    cellplan = plan_cells(
+        layout, before, strategy, request.target, request.stages.group_policy, setup.cell_check
+    )
+    timings["plan"] = time.perf_counter() - t0
+    warnings.extend(cellplan.warnings)
+    program = Program(
+        layout=layout,
+        before=cellplan.before,
+        after=cellplan.after,
+        streams=strategy.streams(cellplan.before, cellplan.after),
+        seed=request.seed,
+        split=split,
+    )
+    if setup.synthesiser is not None:
+        program.synthesiser = setup.synthesiser
+        pairs = zip(cellplan.before, cellplan.after, strict=True)
+        program.grow = [i for i, (b, a) in enumerate(pairs) if a > b]
+    if request.stages.shrinkage is not None and shrink_cols:
+        stats = engine.cell_std(layout, shrink_cols)
+        program.shrink = shrink_setup(
+            stats,
+            layout,
+            shrink_cols,
+            request.stages.shrinkage,
+            request.seed,
+            sum(layout.counts),
+        )
+    if request.stages.bags:
+        program.bag_seeds = bag_seeds(request.seed, request.stages.bags)
+    out_schema = schema
+    if setup.weight_column is not None:
+        program.weights = strategy.weights(cellplan.weights)
+        program.weight_column = setup.weight_column
+        out_schema = pl.Schema([*schema.items(), (setup.weight_column, pl.Float64)])
+    parameters: dict[str, Any] = {"target": request.target.to_json(), "seed": request.seed}
+    parameters.update(strategy.report(setup, None))
+    if request.stages.shrinkage is not None:
+        parameters.update(shrinkage=request.stages.shrinkage, shrinkage_columns=shrink_cols)
+    extra: dict[str, Any] = {}
+    if by:
+        parameters.update(by=by, group_policy=request.stages.group_policy)
+        extra["groups"] = [g.to_dict() for g in cellplan.groups]
+    if split is not None:
+        parameters["test_size"] = float(split.share)
+    return Prepared(program, cellplan, setup, parameters, extra, out_schema)
+
+
+def _check_train_rows(layout: Layout, before: Sequence[int], request: Request) -> None:
+    share = request.test_share
+    assert share is not None
+    for cls, n, b in zip(layout.classes, layout.counts, before, strict=True):
+        if b == 0:
+            raise DataError(
+                f"class {cls!r} has {n} row{'s' if n != 1 else ''}; --test-size "
+                f"{float(share):g} leaves none of them for training",
+                hint="use a smaller --test-size",
+            )
+
+
+def check_output_rows(prepared: Prepared, request: Request) -> None:
+    from ..errors import UsageError
+
+    rows_out = sum(prepared.program.after) * (request.stages.bags or 1)
+    limit = request.max_output_rows
+    if limit is not None and rows_out > limit:
+        raise UsageError(
+            f"the plan writes {rows_out:,} rows, more than --max-output-rows {limit:,}",
+            hint="check --target for a typo, or raise --max-output-rows",
+        )
+
+
+def report_plan(prepared: Prepared, request: Request) -> dict[str, Any]:
+    """The report's plan: the one plan, or the sums over the groups' plans."""
+    program = prepared.program
+    if not program.layout.by and prepared.cellplan.plans:
+        return prepared.cellplan.plans[0].to_dict()
+    before = per_class(program.layout, program.before)
+    after = per_class(program.layout, program.after)
+    return {
+        "strategy": request.strategy.name,
+        "target": request.target.to_json(),
+        "by": list(program.layout.by),
+        "classes": list(before),
+        "before": before,
+        "after": after,
+        "rows_in": sum(before.values()),
+        "rows_out": sum(after.values()),
+        "groups": len(prepared.cellplan.groups),
+        "groups_planned": sum(g.status == "planned" for g in prepared.cellplan.groups),
+    }
+
+
+def row_counts(program: Program, nulls: int, test_rows: int) -> dict[str, int]:
+    """The report's row counts: the plan fixes them all before a row is written."""
+    pairs = list(zip(program.after, program.before, strict=True))
+    grown = sum(max(0, a - b) for a, b in pairs)
+    cut = sum(max(0, b - a) for a, b in pairs)
+    synthetic = sum(program.after[i] - program.before[i] for i in program.grow)
+    out = {
+        "read": sum(program.before) + test_rows + nulls,
+        "written": sum(program.after),
+        "synthetic": synthetic,
+        "dropped": cut + nulls,
+        "duplicated": grown - synthetic,
+        "null_labels_dropped": nulls,
+    }
+    if test_rows:
+        out["test"] = test_rows
+    return out
+
+
+def base_report(
+    prepared: Prepared,
+    request: Request,
+    input_info: dict[str, Any],
+    label_dtype: str,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> Report:
+    """The report as the plan fixes it; pass 2 fills in the output and what it found."""
+    program = prepared.program
+    layout = program.layout
+    test_rows = sum(program.split.counts) if program.split is not None else 0
+    return Report(
+        input=input_info,
+        label=request.label,
+        label_dtype=label_dtype,
+        strategy=request.strategy.name,
+        parameters=prepared.parameters,
+        plan=report_plan(prepared, request),
+        counts_before=per_class(layout, layout.counts),
+        counts_after=per_class(layout, program.after),
+        rows=row_counts(program, layout.nulls, test_rows),
+        output=None,
+        timings=timings,
+        warnings=warnings,
+        command=request.command,
+        dry_run=request.dry_run,
+        extra=dict(prepared.extra),
+    )
+
+
+def finish_report(report: Report, prepared: Prepared, request: Request, outcome: Outcome) -> None:
+    """What the synthesiser found while it ran, into the report."""
+    synth = prepared.setup.synthesiser
+    if synth is None:
+        return
+    report.timings[getattr(synth, "timing", "synthesis")] = outcome.seconds
+    report.parameters.update(request.strategy.report(prepared.setup, outcome))

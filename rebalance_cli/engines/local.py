@@ -1,0 +1,483 @@
+"""The local engine: polars scans in, the program in this process, atomic files out.
+
+    open     the source (a file, or stdin spooled to one) and its schema
+    count    pass 1: a streaming group-by of the label (and the --by columns)
+    pool     the rows of grown cells, kept as pass 2 streams by
+    run      pass 2: batches in order through the program, into every sink
+
+Every file a run writes (outputs, test split, bags, report) goes to a
+temporary file beside its target and is renamed into place only when all of
+them have been written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..cells import Layout, class_layout, grouped_layout, per_class
+from ..classes import COUNT, ClassIndex
+from ..errors import DataError
+from ..io import (
+    STDIO,
+    AtomicFile,
+    SinkStopped,
+    Source,
+    check_target,
+    dictionary_columns,
+    frame_batches,
+    open_frame_writer,
+    open_source,
+    reading,
+    resolve_output_format,
+    write_frames,
+    writing,
+)
+from ..report import Report, write_report
+from ..request import Request
+from ..stages.bags import bag_paths
+from ..stages.shrinkage import std_query
+from ..stages.shuffle import shuffled
+from ..strategies import Outcome
+from .driver import Prepared, base_report, check_output_rows, finish_report, prepare
+from .program import Program
+
+
+def count_classes(
+    lf: pl.LazyFrame, label: str, display: str, max_classes: int | None = None
+) -> ClassIndex:
+    """Pass 1: the class counts, reading the label column only (streaming)."""
+    with reading(display):
+        frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias(COUNT)).collect()
+    distinct = frame.height - int(frame[label].null_count() > 0)
+    if max_classes is not None and distinct > max_classes:
+        raise DataError(
+            f"label column {label!r} has {distinct} distinct values, more than "
+            f"--max-classes {max_classes}",
+            hint="it looks like an id or a continuous column; check --label, "
+            "or raise --max-classes",
+        )
+    return ClassIndex.from_counts(label, frame)
+
+
+@dataclass
+class LocalEngine:
+    """The polars engine over one lazy frame."""
+
+    lf: pl.LazyFrame
+    display: str
+    name: str = "local"
+
+    def count(self, label: str, by: list[str], max_classes: int | None) -> Layout:
+        if by:
+            with reading(self.display):
+                limit = None if max_classes is None else max_classes * 1000
+                return grouped_layout(self.lf, label, by, limit)
+        return class_layout(count_classes(self.lf, label, self.display, max_classes))
+
+    def cell_std(self, layout: Layout, columns: list[str]) -> pl.DataFrame:
+        with reading(self.display):
+            return std_query(self.lf, layout, columns).collect()
+
+    def coded_batches(
+        self, layout: Layout, chunk_size: int, drop_null_labels: bool
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """Pass 2's input: each batch, in order, with the cell code of every row."""
+        lf = self.lf
+        scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
+        with reading(self.display):
+            for batch in frame_batches(scan, chunk_size):
+                try:
+                    codes = layout.codes(batch)
+                except LookupError as exc:
+                    raise DataError(f"{self.display} changed while it was read: {exc}") from None
+                yield batch, codes
+
+    def dictionaries(self, schema: pl.Schema, fmt: str) -> dict[str, list[str]]:
+        """Fixed sorted dictionaries of Categorical columns, for Parquet/IPC bytes that
+        do not depend on the batching (one extra scan of those columns)."""
+        cats = dictionary_columns(schema, fmt)
+        if not cats:
+            return {}
+        with reading(self.display):
+            found = self.lf.select(
+                pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
+            ).collect()
+        return {c: found[c][0].to_list() for c in cats}
+
+
+@dataclass
+class Stream:
+    """One pass 2 over the input: the frames of sink 0, the other sinks written aside."""
+
+    engine: LocalEngine
+    program: Program
+    request: Request
+    schema: pl.Schema
+    outcome: Outcome
+    stop: threading.Event = field(default_factory=threading.Event)
+    test_writer: Any = None
+    bag_writers: list[Any] = field(default_factory=list)
+    bags_written: list[tuple[int, ...]] = field(default_factory=list)
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """The output of sink 0, in order; then the synthetic rows of the grown cells."""
+        program, request = self.program, self.request
+        runner = program.start(request.chunk_size)
+        pool: list[pl.DataFrame] = []
+        pool_codes: list[np.ndarray] = []
+        total = sum(program.layout.counts)
+        done = 0
+        batches = self.engine.coded_batches(
+            program.layout, request.chunk_size, request.drop_null_labels
+        )
+        with reading(self.engine.display):
+            for batch, codes in batches:
+                if self.stop.is_set():
+                    raise SinkStopped
+                done += batch.height
+                fed = runner.feed(batch, codes)
+                if fed.test is not None:
+                    with writing():
+                        self.test_writer.write(fed.test)
+                if fed.pool is not None:
+                    assert fed.pool_codes is not None
+                    pool.append(fed.pool)
+                    pool_codes.append(fed.pool_codes)
+                for writer, frames in zip(self.bag_writers, fed.outputs[1:], strict=False):
+                    with writing():
+                        for frame in frames:
+                            writer.write(frame)
+                yield from fed.outputs[0]
+                if request.progress:
+                    request.progress("write", done, total)
+        runner.check_complete(self.engine.display)
+        self._check_split(runner)
+        counts = np.array(runner.selectors[0].written)
+        self.outcome.written = [int(v) for v in counts]
+        self.bags_written = runner.written()
+        if pool:
+            merged, merged_codes = pl.concat(pool), np.concatenate(pool_codes)
+            pool.clear()
+            made = program.synthesise(
+                merged, merged_codes, self.schema, request.chunk_size, self.outcome
+            )
+            for i, part in made:
+                if self.stop.is_set():
+                    raise SinkStopped
+                yield part
+                counts[i] += part.height
+                if request.progress:
+                    new = int(counts[i] - program.before[i])
+                    request.progress("smote", new, program.after[i] - program.before[i])
+        self.outcome.written = [int(v) for v in counts]
+
+    def _check_split(self, runner: Any) -> None:
+        split = self.program.split
+        if split is not None and tuple(int(v) for v in runner.split.written) != split.counts:
+            raise RuntimeError(
+                f"test rows {runner.split.written} differ from the plan {split.counts}"
+            )
+
+
+def _open(request: Request, data: Any) -> Source:
+    return open_source(data, request.read)
+
+
+@dataclass
+class Targets:
+    """Every file a run will write, checked before anything is written."""
+
+    out_fmt: str | None = None
+    out_path: Path | None = None
+    bags: list[tuple[str, Path | None, str]] = field(default_factory=list)
+    test_path: Path | None = None
+    test_fmt: str | None = None
+    report: Path | None = None
+
+
+def check_targets(request: Request, source: Source) -> Targets:
+    """The output, bags, test split and report: formats, collisions, --force."""
+    t = Targets()
+    inputs = [] if source.display == "<stdin>" else [source.path]
+    out, fmt_flag, force = request.output, request.output_format, request.force
+    if out is not None:
+        if request.stages.bags:
+            for name in bag_paths(out, request.stages.bags, fmt_flag, source.format):
+                fmt = resolve_output_format(name, fmt_flag, source.format)
+                t.bags.append((name, check_target(name, force, inputs, "bag"), fmt))
+            t.out_fmt = t.bags[0][2]
+        else:
+            t.out_fmt = resolve_output_format(out, fmt_flag, source.format)
+            t.out_path = check_target(out, force, inputs, "output")
+    test_output = request.stages.test_output
+    if test_output is not None and not request.dry_run:
+        test_str = str(test_output)
+        if test_str == STDIO:
+            from ..errors import UsageError
+
+            raise UsageError("--test-output needs a file path, not stdout")
+        if t.out_path is not None and Path(test_str).resolve() == t.out_path.resolve():
+            from ..errors import UsageError
+
+            raise UsageError("--test-output and -o name the same file", hint="give two paths")
+        t.test_fmt = resolve_output_format(test_str, fmt_flag, source.format)
+        t.test_path = check_target(test_str, force, inputs, "test output")
+    if request.report_path is not None:
+        from ..errors import UsageError
+
+        if request.report_path == STDIO:
+            raise UsageError("--report needs a file path; use --json for the report on stdout")
+        if t.out_path is not None and Path(request.report_path).resolve() == t.out_path.resolve():
+            raise UsageError("--report and -o name the same file", hint="give them two paths")
+        t.report = check_target(request.report_path, force, inputs, "report")
+    return t
+
+
+def run(request: Request, data: Any) -> Report:
+    """Rebalance ``data`` (a path, or ``-``) as ``request`` asks; returns the report."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    warnings = list(request.warnings)
+    source = _open(request, data)
+    try:
+        targets = check_targets(request, source)
+        lf = source.scan()
+        with reading(source.display):
+            schema = lf.collect_schema()
+        engine = LocalEngine(lf, source.display)
+        prepared = prepare(
+            engine, schema, source.display, request, timings, warnings, source.format
+        )
+        check_output_rows(prepared, request)
+        report = _report(prepared, request, source, schema, targets, timings, warnings)
+        if request.dry_run:
+            timings["total"] = time.perf_counter() - started
+            return report
+        _write_all(engine, prepared, request, schema, targets, report, started)
+        return report
+    finally:
+        source.close()
+
+
+def _report(
+    prepared: Prepared,
+    request: Request,
+    source: Source,
+    schema: pl.Schema,
+    targets: Targets,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> Report:
+    program = prepared.program
+    layout = program.layout
+    prepared.parameters.update(
+        seed_source=request.seed_source,
+        chunk_size=request.chunk_size,
+        drop_null_labels=request.drop_null_labels,
+        shuffle=request.stages.shuffle,
+        infer_schema_length=source.read.infer_schema_length,
+        policy="lenient" if request.lenient else "strict",
+        max_classes=request.max_classes,
+        max_output_rows=request.max_output_rows,
+        input_format=source.format,
+        output_format=targets.out_fmt,
+    )
+    input_info = {
+        "path": source.display,
+        "format": source.format,
+        "rows": sum(layout.counts) + layout.nulls,
+        "columns": len(schema),
+        "bytes": source.size,
+    }
+    report = base_report(
+        prepared, request, input_info, str(schema[request.label]), timings, warnings
+    )
+    if request.settings is not None:
+        report.extra["settings"] = request.settings
+    if program.split is not None:
+        report.extra["split"] = {
+            "test_size": float(program.split.share),
+            "path": request.stages.test_output,
+            "format": targets.test_fmt,
+            "counts": per_class(layout, program.split.counts),
+            "rows": sum(program.split.counts),
+            "train_counts": per_class(layout, program.before),
+        }
+    if program.bag_seeds:
+        names = [name for name, _, _ in targets.bags] or [None] * len(program.bag_seeds)
+        report.extra["bags"] = [
+            {"bag": b + 1, "seed": s, **({"path": n} if n is not None else {})}
+            for b, (s, n) in enumerate(zip(program.bag_seeds, names, strict=True))
+        ]
+    return report
+
+
+def _write_all(
+    engine: LocalEngine,
+    prepared: Prepared,
+    request: Request,
+    schema: pl.Schema,
+    targets: Targets,
+    report: Report,
+    started: float,
+) -> None:
+    """Pass 2 into temporary files, then every file committed together."""
+    assert targets.out_fmt is not None
+    program = prepared.program
+    t0 = time.perf_counter()
+    sinks: list[AtomicFile] = []
+    outcome = Outcome(warnings=report.warnings)
+    try:
+        if program.bag_seeds:
+            _write_bags(engine, prepared, request, schema, targets, sinks, report, outcome)
+        else:
+            _write_output(engine, prepared, request, schema, targets, sinks, report, outcome)
+        report.timings["write"] = time.perf_counter() - t0
+        report.timings["total"] = time.perf_counter() - started
+        if request.report_path is not None:
+            sinks.append(write_report(report, targets.report))
+        for s in sinks:
+            s.commit()
+    finally:
+        for s in sinks:
+            s.discard()
+
+
+def _write_output(
+    engine: LocalEngine,
+    prepared: Prepared,
+    request: Request,
+    schema: pl.Schema,
+    targets: Targets,
+    sinks: list[AtomicFile],
+    report: Report,
+    outcome: Outcome,
+) -> None:
+    program = prepared.program
+    sink = AtomicFile(targets.out_path)
+    sinks.append(sink)
+    stream = Stream(engine, program, request, schema, outcome)
+    if program.split is not None:
+        test_sink = AtomicFile(targets.test_path, what="test output")
+        sinks.append(test_sink)
+        assert targets.test_fmt is not None
+        dicts = engine.dictionaries(schema, targets.test_fmt)
+        with writing():
+            stream.test_writer = open_frame_writer(test_sink.tmp, targets.test_fmt, schema, dicts)
+    assert targets.out_fmt is not None
+    dictionaries = engine.dictionaries(schema, targets.out_fmt)
+    frames = stream.frames()
+    folder = None
+    if request.stages.shuffle:
+        folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=sink.tmp.parent))
+        frames = shuffled(
+            frames,
+            prepared.out_schema,
+            request.seed,
+            sum(program.after),
+            folder,
+            request.chunk_size,
+        )
+    try:
+        with writing():
+            write_frames(
+                frames, sink.tmp, targets.out_fmt, prepared.out_schema, dictionaries, stream.stop
+            )
+            if stream.test_writer is not None:
+                stream.test_writer.close()
+                stream.test_writer = None
+    finally:
+        if stream.test_writer is not None:
+            with contextlib.suppress(Exception):
+                stream.test_writer.close()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    if tuple(outcome.written) != program.after:
+        raise RuntimeError(
+            f"rows written per cell {outcome.written} differ from the plan {program.after}"
+        )
+    finish_report(report, prepared, request, outcome)
+    report.counts_after = per_class(program.layout, outcome.written)
+    report.output = {
+        "path": request.output,
+        "format": targets.out_fmt,
+        "bytes": sink.tmp.stat().st_size,
+    }
+    if program.split is not None:
+        report.extra["split"]["bytes"] = sinks[1].tmp.stat().st_size
+
+
+def _write_bags(
+    engine: LocalEngine,
+    prepared: Prepared,
+    request: Request,
+    schema: pl.Schema,
+    targets: Targets,
+    sinks: list[AtomicFile],
+    report: Report,
+    outcome: Outcome,
+) -> None:
+    """K undersampled bags from one pass over the input, each with its own derived seed."""
+    program = prepared.program
+    writers: list[Any] = []
+    try:
+        for name, path, fmt in targets.bags:
+            sink = AtomicFile(path, what=f"bag {name}")
+            sinks.append(sink)
+            dicts = engine.dictionaries(schema, fmt)
+            with writing():
+                writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts))
+        stream = Stream(engine, program, request, schema, outcome)
+        stream.bag_writers = writers[1:]
+        first = writers[0]
+        for frame in stream.frames():
+            with writing():
+                first.write(frame)
+        with writing():
+            while writers:
+                writers.pop(0).close()
+    finally:
+        for w in writers:
+            with contextlib.suppress(Exception):
+                w.close()
+    written = stream.bags_written
+    for w in written:
+        if w != program.after:
+            raise RuntimeError(f"bag rows {list(w)} differ from the plan {program.after}")
+    report.rows["written"] = sum(sum(w) for w in written)
+    report.rows["written_per_bag"] = sum(written[0])
+    for entry, sink, w in zip(report.extra["bags"], sinks, written, strict=True):
+        entry["rows"] = sum(w)
+        entry["counts"] = per_class(program.layout, list(w))
+        entry["format"] = targets.bags[entry["bag"] - 1][2]
+        entry["bytes"] = sink.tmp.stat().st_size
+    report.output = {
+        "path": "; ".join(t[0] for t in targets.bags),
+        "format": targets.bags[0][2],
+        "bytes": sum(s.tmp.stat().st_size for s in sinks),
+    }
+
+
+def run_frame(request: Request, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows ``run`` would write, for an in-memory frame (no file read or written)."""
+    display = "<frame>"
+    lf = frame.lazy()
+    engine = LocalEngine(lf, display)
+    warnings = list(request.warnings)
+    prepared = prepare(engine, frame.schema, display, request, {}, warnings)
+    stream = Stream(engine, prepared.program, request, frame.schema, Outcome(warnings=warnings))
+    parts = list(stream.frames())
+    if not parts:
+        return pl.DataFrame(schema=prepared.out_schema)
+    return pl.concat(parts, rechunk=True)

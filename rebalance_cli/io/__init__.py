@@ -1,0 +1,40 @@
+"""Input and output: formats, sources, sinks, and how their failures read."""
+
+from .errors import first_line, reading, writing
+from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
+from .sinks import (
+    AtomicFile,
+    SinkStopped,
+    check_target,
+    dictionary_columns,
+    group_rows,
+    open_frame_writer,
+    open_writer,
+    same_file,
+    write_frames,
+)
+from .sources import ReadOptions, Source, frame_batches, open_source
+
+__all__ = [
+    "FORMATS",
+    "STDIO",
+    "AtomicFile",
+    "ReadOptions",
+    "SinkStopped",
+    "Source",
+    "check_format_name",
+    "check_target",
+    "dictionary_columns",
+    "first_line",
+    "format_from_name",
+    "frame_batches",
+    "group_rows",
+    "open_frame_writer",
+    "open_source",
+    "open_writer",
+    "reading",
+    "resolve_output_format",
+    "same_file",
+    "write_frames",
+    "writing",
+]

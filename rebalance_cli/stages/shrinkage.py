@@ -1,0 +1,112 @@
+"""``--shrinkage H``: the smoothed bootstrap, Gaussian jitter on duplicated rows.
+
+A transform of the rows a strategy duplicates (oversample, hybrid growing by
+oversample): every copy but the first of a row gets, on each numeric feature,
+N(0, (H * bandwidth * the cell's std)^2), keyed by (seed, column, cell, the
+copy's ordinal among the cell's duplicates), so it does not depend on batching.
+imbalanced-learn's rule: bandwidth = (4 / ((d + 2) n)) ** (1 / (d + 4)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .. import rng
+from ..cells import Layout
+from ..classes import class_positions
+from ..errors import UsageError
+from ..samplers import expanded_rows, index_series
+
+
+def check_shrinkage(shrinkage: float) -> None:
+    if not (shrinkage >= 0 and math.isfinite(shrinkage)):
+        raise UsageError(f"--shrinkage must be 0 or more (got {shrinkage})")
+
+
+@dataclass
+class Shrink:
+    """Smoothed bootstrap: Gaussian jitter on the numeric columns of duplicated rows."""
+
+    columns: list[str]
+    scales: np.ndarray  # cells x columns: shrinkage * bandwidth * the cell's std
+    bases: np.ndarray  # cells x columns
+    offsets: np.ndarray  # duplicates of each cell so far
+    shrinkage: float
+
+    def apply(self, df: pl.DataFrame, codes: np.ndarray, dup: np.ndarray) -> pl.DataFrame:
+        rows = np.flatnonzero(dup)
+        if rows.size == 0:
+            return df
+        c = codes[rows]
+        d = class_positions(c, self.offsets).astype(np.uint64)
+        changed = []
+        for j, name in enumerate(self.columns):
+            u1 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2)))
+            u2 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2) + np.uint64(1)))
+            z = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)  # Box-Muller
+            col = df[name]
+            values = col.cast(pl.Float64).to_numpy().copy()
+            values[rows] += z * self.scales[c, j]
+            if col.dtype.is_integer():
+                info = np.iinfo(pl.Series([], dtype=col.dtype).to_numpy().dtype)
+                # float(max) rounds up to 2**63 for int64: stay just inside the type
+                top = float(np.nextafter(float(info.max), 0.0))
+                values = np.clip(np.rint(values), float(info.min), top)
+            new = pl.Series(name, values).cast(col.dtype, strict=False)
+            changed.append(new.zip_with(col.is_not_null(), col))
+        return df.with_columns(changed)
+
+
+def std_query(lf: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl.LazyFrame:
+    """Per-cell population standard deviations of ``columns`` (one streaming group-by)."""
+    keys = [*layout.by, layout.label]
+    return (
+        lf.filter(pl.col(layout.label).is_not_null())
+        .group_by(keys)
+        .agg(pl.col(c).cast(pl.Float64).std(ddof=0).alias(c) for c in columns)
+    )
+
+
+def shrink_setup(
+    stats: pl.DataFrame,
+    layout: Layout,
+    columns: list[str],
+    shrinkage: float,
+    seed: int,
+    rows_total: int,
+) -> Shrink:
+    """The jitter of every cell from its standard deviations (``stats``) and the bandwidth.
+
+    imbalanced-learn's rule: scale = shrinkage * (4 / ((d + 2) n)) ** (1 / (d + 4)) * std,
+    with n the rows of the input and the population std of the class.
+    """
+    codes = layout.codes(stats)
+    std = np.zeros((len(layout), len(columns)))
+    std[codes] = stats.select(columns).fill_null(0.0).fill_nan(0.0).to_numpy()
+    d = len(columns)
+    bandwidth = (4.0 / ((d + 2) * max(rows_total, 1))) ** (1.0 / (d + 4))
+    bases = np.zeros((len(layout), d), dtype=np.uint64)
+    for i, name in enumerate(layout.names):
+        for j, col in enumerate(columns):
+            bases[i, j] = rng.stream_base(seed, f"shrinkage\x1f{col}", name)
+    return Shrink(
+        columns, shrinkage * bandwidth * std, bases, np.zeros(len(layout), np.int64), shrinkage
+    )
+
+
+def expand_jittered(
+    df: pl.DataFrame, codes: np.ndarray, copies: np.ndarray, max_rows: int, shrink: Shrink
+) -> Iterator[pl.DataFrame]:
+    """Like ``expand``, with the smoothed-bootstrap jitter on every copy but the first."""
+    last = -1  # the row before a part: a part may start on a later copy of it
+    for part in expanded_rows(copies, max_rows):
+        dup = np.empty(part.size, dtype=bool)
+        dup[0] = part[0] == last
+        dup[1:] = part[1:] == part[:-1]
+        last = int(part[-1])
+        yield shrink.apply(df.gather(index_series(part)), codes[part], dup)
