@@ -372,7 +372,12 @@ _TOP_STEP = 256  # rows per block: the score tile of a few thousand centroids st
 
 
 def _top_cells(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
-    """The t nearest centroids of every row, nearest first (equal scores: lower cell first)."""
+    """The t nearest centroids of every row, nearest first (equal scores: lower cell first).
+
+    "Equal" is of the float32 scores as computed here, ``_TOP_STEP`` rows at a time on
+    single-threaded BLAS: BLAS may round the same dot product differently by its place in
+    a tile, so identical centroids can score one rounding apart and need not tie.
+    """
     cells = cent.shape[0]
     t = min(t, cells)
     ca = _centroid_tiles(cent)

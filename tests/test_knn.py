@@ -181,15 +181,52 @@ def test_report_records_the_method_and_recall(small_ivf, tmp_path):
     assert found is not None and float(found.group(1)) >= knn.RECALL_FLOOR
 
 
-@pytest.mark.parametrize("cells,t", [(4000, 14), (100, 14), (33, 10), (20, 14), (50, 1), (7, 9)])
+TOP_CELLS_CASES = [(4000, 14), (100, 14), (33, 10), (20, 14), (50, 1), (7, 9)]
+
+
+def top_cell_scores(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
+    """(rows, cells) float32 scores computed as ``_top_cells`` computes them.
+
+    BLAS does not round a product the same way for every shape, thread split or place in
+    its kernel's tile: even identical centroids can score one rounding apart, so a full
+    (3000 x cells) product is not the reference. Here: blocks of ``_TOP_STEP`` rows on
+    single-threaded BLAS, centroid rows padded to ``_TOP_LANES`` as ``_top_block`` does,
+    in its orientation (centroids down for t > 1, rows down for t == 1).
+    """
+    cells = cent.shape[0]
+    ca = knn._centroid_tiles(cent)
+    blocks = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for s in range(0, x32.shape[0], knn._TOP_STEP):
+            q = knn._query(x32[s : s + knn._TOP_STEP])
+            blocks.append(q @ ca[:cells].T if min(t, cells) == 1 else (ca @ q.T).T[:, :cells])
+    return np.vstack(blocks)
+
+
+@pytest.mark.parametrize("cells,t", TOP_CELLS_CASES)
 def test_top_cells_equals_a_full_sort_of_the_scores(cells, t):
     """The lane-bound selection of each row's nearest centroids gives exactly the first t
-    of a stable sort of all its float32 scores (so ties go to the lower cell)."""
+    of a stable sort of all its float32 scores (so equal scores go to the lower cell)."""
     rng = np.random.default_rng(cells)
     x32 = rng.standard_normal((3000, 20)).astype(np.float32)
     cent = rng.standard_normal((cells, 20)).astype(np.float32)
+    cent[1::3] = cent[::3][: cent[1::3].shape[0]]  # duplicate centroids: (near-)tied scores
+    want = np.argsort(top_cell_scores(x32, cent, t), axis=1, kind="stable")[:, : min(t, cells)]
+    assert np.array_equal(knn._top_cells(x32, cent, t), want)
+
+
+@pytest.mark.parametrize("cells,t", TOP_CELLS_CASES)
+def test_top_cells_gives_exact_ties_to_the_lower_cell(cells, t):
+    """Small whole-number coordinates make every float32 score exact whatever the BLAS
+    kernel or blocking, so ties are true ties: the answer is a stable sort of the exact
+    scores, lower cell first."""
+    rng = np.random.default_rng(cells)
+    x32 = rng.integers(-3, 4, size=(3000, 20)).astype(np.float32)
+    cent = rng.integers(-3, 4, size=(cells, 20)).astype(np.float32)
     cent[1::3] = cent[::3][: cent[1::3].shape[0]]  # duplicate centroids: tied scores
-    scores = knn._query(x32) @ knn._augment(cent).T
+    c64 = cent.astype(np.float64)
+    scores = 0.5 * (c64**2).sum(axis=1)[None, :] - x32.astype(np.float64) @ c64.T
+    assert np.array_equal(top_cell_scores(x32, cent, t), scores)  # exact in float32
     want = np.argsort(scores, axis=1, kind="stable")[:, : min(t, cells)]
     assert np.array_equal(knn._top_cells(x32, cent, t), want)
 
