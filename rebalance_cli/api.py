@@ -128,6 +128,7 @@ def rebalance(
     group_policy: str = "keep",
     shrinkage: float | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    options: dict[str, Any] | None = None,
     read: ReadOptions | None = None,
     output_format: str | None = None,
     force: bool = False,
@@ -171,7 +172,8 @@ def rebalance(
             scale=scale,
             grow_with=grow_with,
             weight_column=weight_column,
-        ),
+        )
+        | dict(options or {}),
         stages=Stages(
             by=None if by is None else tuple(by),
             group_policy=group_policy,
@@ -220,6 +222,7 @@ def resample_frame(
     drop_null_labels: bool = False,
     lenient: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    options: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Rebalance an in-memory frame; the same rows, in the same order, as ``rebalance``.
 
@@ -240,7 +243,8 @@ def resample_frame(
             scale=scale,
             grow_with=grow_with,
             weight_column=weight_column,
-        ),
+        )
+        | dict(options or {}),
         stages=Stages(
             by=None if by is None else tuple(by),
             group_policy=group_policy,

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..report import Report
+from .. import strategies as registry
 from ..api import rebalance
 from ..errors import UsageError
 from ..request import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS
@@ -36,6 +37,7 @@ from .common import (
     split_names,
     stderr_console,
     stderr_is_terminal,
+    with_strategy_options,
 )
 from .config import require
 
@@ -89,6 +91,9 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
         yield update
 
 
+STRATEGY_HELP = "One of: " + ", ".join(registry.names()) + " (see Strategies above)."
+
+
 def apply_cmd(
     ctx: typer.Context,
     data: DataArg,
@@ -98,8 +103,7 @@ def apply_cmd(
         typer.Option(
             "--strategy",
             "-s",
-            help="undersample, oversample, smote, hybrid (cut big classes, grow small ones) "
-            "or weight (add a weight column).",
+            help=STRATEGY_HELP,
             show_default=False,
         ),
     ] = None,
@@ -126,40 +130,6 @@ def apply_cmd(
     ] = None,
     report: Annotated[
         str | None, typer.Option("--report", help="Write the JSON report to this file.")
-    ] = None,
-    k_neighbors: Annotated[
-        int, typer.Option("--k-neighbors", "-k", help="SMOTE: neighbours per row.")
-    ] = 5,
-    features: Annotated[
-        str | None,
-        typer.Option("--features", help="SMOTE/--shrinkage: comma-separated numeric features."),
-    ] = None,
-    exclude: Annotated[
-        str | None, typer.Option("--exclude", help="SMOTE: columns to leave out of the features.")
-    ] = None,
-    id_columns: Annotated[
-        str | None,
-        typer.Option("--id-columns", help="SMOTE: identifier columns, null in synthetic rows."),
-    ] = None,
-    categorical: Annotated[
-        str | None,
-        typer.Option(
-            "--categorical",
-            help="SMOTE: categorical features (SMOTE-NC distance); default: the string, "
-            "categorical and boolean columns.",
-        ),
-    ] = None,
-    scale: Annotated[
-        str,
-        typer.Option("--scale", help="SMOTE: numeric distance on raw values (none) or standard."),
-    ] = "none",
-    grow_with: Annotated[
-        str | None,
-        typer.Option("--grow-with", help="hybrid: grow small classes by oversample or smote."),
-    ] = None,
-    weight_column: Annotated[
-        str | None,
-        typer.Option("--weight-column", help="weight: the new column [default: sample_weight]."),
     ] = None,
     bags: Annotated[
         int | None,
@@ -238,8 +208,9 @@ def apply_cmd(
     engine: EngineOpt = "local",
     spark_master: MasterOpt = None,
     config: ConfigOpt = None,
+    **strategy_options: Any,
 ) -> None:
-    """Rebalance a file: undersample, oversample, SMOTE, hybrid or weight, to the --target.
+    """Rebalance a file with one of the strategies below, to the --target.
 
     Example: rebalance apply train.csv -l y -s undersample --seed 7 -o balanced.csv
     """
@@ -261,14 +232,7 @@ def apply_cmd(
                 strategy=strategy,
                 target=o["target"],
                 seed=o["seed"],
-                k_neighbors=o["k_neighbors"],
-                features=split_names(o["features"]),
-                exclude=split_names(o["exclude"]),
-                id_columns=split_names(o["id_columns"]),
-                categorical=split_names(o["categorical"]),
-                scale=o["scale"],
-                grow_with=o["grow_with"],
-                weight_column=o["weight_column"],
+                options={opt.name: o[opt.name] for opt in registry.all_options()},
                 bags=o["bags"],
                 test_size=o["test_size"],
                 test_output=o["test_output"],
@@ -301,3 +265,11 @@ def apply_cmd(
             _render_report(result, console())
         elif not quiet and stderr_is_terminal():
             _render_report(result, stderr_console())
+
+
+apply_cmd.__doc__ = (
+    (apply_cmd.__doc__ or "")
+    + "\n\nStrategies:\n\n"
+    + "\n\n".join(f"{s.name}: {s.summary}" for s in registry.all_strategies())
+)
+apply_cmd = with_strategy_options(apply_cmd, after="report")

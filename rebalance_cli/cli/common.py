@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import typer
 if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at start-up)
     from rich.console import Console
 
+from .. import strategies as registry
 from ..errors import INTERNAL, Interrupted, RebalanceError, UsageError
 from ..io import ReadOptions
 from .config import load_config, resolve
@@ -206,3 +208,48 @@ def command_line(ctx: typer.Context) -> list[str]:
         else:
             words.extend([max(flags or param.opts, key=len), str(value)])
     return words
+
+
+def strategy_parameters() -> list[inspect.Parameter]:
+    """A command-line option for every registered strategy option, from its declaration."""
+    out = []
+    for opt in registry.all_options():
+        flags = [opt.flag, *([opt.short] if opt.short else [])]
+        kind: Any = opt.type if opt.default is not None else (opt.type | None)
+        info = typer.Option(
+            *flags,
+            help=opt.help,
+            show_default=opt.default is not None,
+            rich_help_panel="Strategy options",
+        )
+        out.append(
+            inspect.Parameter(
+                opt.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=opt.default,
+                annotation=Annotated[kind, info],
+            )
+        )
+    return out
+
+
+def with_strategy_options(command: Callable[..., Any], after: str) -> Callable[..., Any]:
+    """Give a command taking ``**options`` the registry's strategy options as flags.
+
+    typer reads a command's signature; the declared options become keyword
+    parameters of it (after the parameter ``after``), so a registered strategy's
+    flags appear in ``--help``,
+    the config file and the environment like the hand-written ones.
+    """
+    sig = inspect.signature(command, eval_str=True)
+    fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = strategy_parameters()
+    at = [p.name for p in fixed].index(after) + 1  # where they stand in --help and the report
+    params = [*fixed[:at], *extra, *fixed[at:]]
+    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {
+        **{p.name: p.annotation for p in fixed},
+        **{p.name: p.annotation for p in extra},
+        "return": None,
+    }
+    return command

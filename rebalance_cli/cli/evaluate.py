@@ -27,6 +27,7 @@ from ..evaluate import (
     DEFAULT_MAX_ROWS,
     DEFAULT_METRIC,
     METRICS,
+    SAMPLERS,
     STRATEGIES,
     EvaluationResult,
     evaluate,
@@ -211,10 +212,10 @@ def evaluate_cmd(
         str,
         typer.Option(
             "--strategies",
-            help="Comma-separated: undersample, oversample, smote. none, none+threshold and "
+            help=f"Comma-separated: {', '.join(SAMPLERS)}. none, none+threshold and "
             "class-weight are always shown.",
         ),
-    ] = "undersample,oversample,smote",
+    ] = ",".join(SAMPLERS),
     classifier: Annotated[
         str, typer.Option("--classifier", "-c", help=f"{', '.join(CLASSIFIERS)}.")
     ] = "logreg",

@@ -179,7 +179,7 @@ class Stream:
                 counts[i] += part.height
                 if request.progress:
                     new = int(counts[i] - program.before[i])
-                    request.progress("smote", new, program.after[i] - program.before[i])
+                    request.progress("synthesise", new, program.after[i] - program.before[i])
         self.outcome.written = [int(v) for v in counts]
 
     def _check_split(self, runner: Any) -> None:

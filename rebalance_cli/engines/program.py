@@ -88,8 +88,7 @@ class Program:
         names = self.layout.names
         if self.bag_seeds:
             return [
-                RowSelector(names, self.before, self.after, s, "undersample")
-                for s in self.bag_seeds
+                RowSelector(names, self.before, self.after, s, self.streams) for s in self.bag_seeds
             ]
         return [RowSelector(names, self.before, self.kept, self.seed, self.streams)]
 

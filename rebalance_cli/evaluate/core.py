@@ -777,7 +777,8 @@ def check_feasible(
     minority = min(range(len(counts)), key=lambda i: (counts[i], classes[i]))
     m = counts[minority]
     train_min = m - -(-m // folds)  # the fewest rows of the class in a training fold
-    if "smote" in strategies:
+    synthesisers = [s for s in strategies if s in SAMPLERS and registry.get(s).needs == "grown"]
+    for name in synthesisers:
         for cls, n in zip(classes, counts, strict=True):
             if n == max(counts):
                 continue
@@ -787,7 +788,7 @@ def check_feasible(
                 raise DataError(
                     f"class {cls!r} has as few as {fewest} row{'s' if fewest != 1 else ''} in a "
                     f"training fold; SMOTE with k={k_neighbors} needs at least {k_neighbors + 1}",
-                    hint=f"use {fits}, or leave smote out of --strategies",
+                    hint=f"use {fits}, or leave {name} out of --strategies",
                 )
     test_min, test_max = m // folds, -(-m // folds)
     if test_min < 5:

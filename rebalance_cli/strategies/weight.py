@@ -21,7 +21,7 @@ def _check_column(value: str) -> None:
 WEIGHT_COLUMN = Option(
     "weight_column",
     "--weight-column",
-    f"weight: the new column [default: {DEFAULT_WEIGHT_COLUMN}].",
+    f"weight: the new column (default {DEFAULT_WEIGHT_COLUMN}).",
     owner="--strategy weight",
     check=_check_column,
 )
