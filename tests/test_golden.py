@@ -33,7 +33,7 @@ import pytest
 
 from rebalance_cli import resample_frame
 
-from .conftest import REPO
+from .conftest import REPO, run_process
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "digests.json"
 UPDATE = os.environ.get("REBALANCE_GOLDEN_UPDATE") == "1"
@@ -415,16 +415,52 @@ def test_api_golden(store, name, variant):
     store.check(f"api-{name}-{variant}", {"frame": {"content": content_digest(frame)}})
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: _shrink_setup's group_by(...).std() sums in a thread-dependent order, so "
-    "the jitter scales (and the jittered values) can differ in the last bit from run to run",
-)
 def test_shrinkage_std_is_reproducible():
+    """The per-cell std that scales the jitter is summed in input order (it was polars'
+    parallel group-by std, whose last bits changed from run to run)."""
     frame = golden_frame()
     kw = {"label": "y", "strategy": "oversample", "shrinkage": 0.5, "by": ["g"], "seed": 7}
     digests = {content_digest(resample_frame(frame, **kw)) for _ in range(40)}
     assert len(digests) == 1
+
+
+def test_shrinkage_on_small_row_groups_is_byte_identical(tmp_path):
+    """Many row groups made polars' std (and the output) differ between runs (seen in
+    separate processes: one run in four differed before the fix; it depends on the load)."""
+    rng = np.random.default_rng(5)
+    n = 72_000
+    frame = pl.DataFrame(
+        {
+            "x": rng.normal(0, 1000, n),
+            "x2": rng.normal(3, 1, n),
+            "z": rng.integers(0, 50, n),
+            "y": rng.choice(["a", "b", "c"], n, p=[0.8, 0.15, 0.05]),
+        }
+    )
+    src = tmp_path / "in.parquet"
+    frame.write_parquet(src, row_group_size=5000)
+    outs = set()
+    for i in range(6):
+        out = tmp_path / f"o{i}.parquet"
+        args = ["apply", src, "-l", "y", "-s", "oversample", "--shrinkage", "0.5"]
+        res = run_process(*args, "--seed", "7", "-o", out, "-q")
+        assert res.code == 0, res.stderr
+        outs.add(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert len(outs) == 1
+
+
+def test_cell_std_equals_numpy_population_std():
+    from rebalance_cli.stages.shrinkage import cell_std
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(5e6, 3.0, 10_000)  # a large mean: a naive sum of squares would lose it
+    codes = rng.integers(0, 3, 10_000)
+    frame = pl.DataFrame({"x": x})
+    batches = [(frame.slice(i, 777), codes[i : i + 777]) for i in range(0, 10_000, 777)]
+    got = cell_std(batches, 4, ["x"])
+    for c in range(3):
+        assert got[c, 0] == pytest.approx(np.std(x[codes == c]), rel=1e-9)
+    assert got[3, 0] == 0.0  # an empty cell
 
 
 def test_golden_file_covers_every_case_and_nothing_else():

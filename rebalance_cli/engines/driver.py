@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
 
 from ..cells import CellPlan, Layout, per_class, plan_cells
@@ -33,7 +34,7 @@ class Counter(Protocol):
 
     def count(self, label: str, by: list[str], max_classes: int | None) -> Layout: ...
 
-    def cell_std(self, layout: Layout, columns: list[str]) -> pl.DataFrame: ...
+    def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray: ...
 
 
 def label_warnings(index: ClassIndex) -> list[str]:
@@ -135,9 +136,9 @@ def prepare(
         pairs = zip(cellplan.before, cellplan.after, strict=True)
         program.grow = [i for i, (b, a) in enumerate(pairs) if a > b]
     if request.stages.shrinkage is not None and shrink_cols:
-        stats = engine.cell_std(layout, shrink_cols)
+        std = engine.cell_std(layout, shrink_cols)
         program.shrink = shrink_setup(
-            stats,
+            std,
             layout,
             shrink_cols,
             request.stages.shrinkage,

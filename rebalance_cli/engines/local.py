@@ -46,7 +46,7 @@ from ..io import (
 from ..report import Report, write_report
 from ..request import Request
 from ..stages.bags import bag_paths
-from ..stages.shrinkage import std_query
+from ..stages.shrinkage import STD_BATCH, cell_std
 from ..stages.shuffle import shuffled
 from ..strategies import Outcome
 from .driver import Prepared, base_report, check_output_rows, finish_report, prepare
@@ -85,15 +85,23 @@ class LocalEngine:
                 return grouped_layout(self.lf, label, by, limit)
         return class_layout(count_classes(self.lf, label, self.display, max_classes))
 
-    def cell_std(self, layout: Layout, columns: list[str]) -> pl.DataFrame:
-        with reading(self.display):
-            return std_query(self.lf, layout, columns).collect()
+    def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray:
+        batches = self.coded_batches(layout, STD_BATCH, drop_null_labels=True, columns=columns)
+        return cell_std(batches, len(layout), columns)
 
     def coded_batches(
-        self, layout: Layout, chunk_size: int, drop_null_labels: bool
+        self,
+        layout: Layout,
+        chunk_size: int,
+        drop_null_labels: bool,
+        columns: list[str] | None = None,
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-        """Pass 2's input: each batch, in order, with the cell code of every row."""
+        """Pass 2's input: each batch, in order, with the cell code of every row
+        (only ``columns`` and the cell keys when given)."""
         lf = self.lf
+        if columns is not None:
+            keys = [*layout.by, layout.label]
+            lf = lf.select([*keys, *(c for c in columns if c not in keys)])
         scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
         with reading(self.display):
             for batch in frame_batches(scan, chunk_size):

@@ -10,7 +10,7 @@ imbalanced-learn's rule: bandwidth = (4 / ((d + 2) n)) ** (1 / (d + 4)).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,32 +62,60 @@ class Shrink:
         return df.with_columns(changed)
 
 
-def std_query(lf: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl.LazyFrame:
-    """Per-cell population standard deviations of ``columns`` (one streaming group-by)."""
-    keys = [*layout.by, layout.label]
-    return (
-        lf.filter(pl.col(layout.label).is_not_null())
-        .group_by(keys)
-        .agg(pl.col(c).cast(pl.Float64).std(ddof=0).alias(c) for c in columns)
-    )
+STD_BATCH = 65_536  # fixed, so the sums do not depend on --chunk-size
+
+
+def cell_std(
+    batches: Iterable[tuple[pl.DataFrame, np.ndarray]], cells: int, columns: list[str]
+) -> np.ndarray:
+    """Population standard deviation of every column in every cell (cells x columns).
+
+    Summed batch by batch in input order (numpy's bincount adds in row order)
+    and merged by Chan's rule, so the result is the same on every run for the
+    same batches; polars' parallel group-by std is not (its last bits vary).
+    Nulls are skipped, a NaN makes the cell's std NaN (taken as 0).
+    """
+    k = len(columns)
+    n = np.zeros((cells, k))
+    mean = np.zeros((cells, k))
+    m2 = np.zeros((cells, k))
+    for batch, codes in batches:
+        for j, name in enumerate(columns):
+            col = batch[name]
+            valid = col.is_not_null().to_numpy()
+            x = col.cast(pl.Float64).fill_null(0.0).to_numpy()
+            c = codes[valid]
+            x = x[valid]
+            nb = np.bincount(c, minlength=cells).astype(np.float64)
+            sb = np.bincount(c, weights=x, minlength=cells)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mb = np.where(nb > 0, sb / nb, 0.0)
+            qb = np.bincount(c, weights=(x - mb[c]) ** 2, minlength=cells)
+            total = n[:, j] + nb
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(total > 0, nb / total, 0.0)
+            delta = mb - mean[:, j]
+            mean[:, j] += delta * share
+            m2[:, j] += qb + delta**2 * n[:, j] * share
+            n[:, j] = total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(np.where(n > 0, m2 / n, 0.0))
+    return np.nan_to_num(std, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def shrink_setup(
-    stats: pl.DataFrame,
+    std: np.ndarray,
     layout: Layout,
     columns: list[str],
     shrinkage: float,
     seed: int,
     rows_total: int,
 ) -> Shrink:
-    """The jitter of every cell from its standard deviations (``stats``) and the bandwidth.
+    """The jitter of every cell from its standard deviations (``std``) and the bandwidth.
 
     imbalanced-learn's rule: scale = shrinkage * (4 / ((d + 2) n)) ** (1 / (d + 4)) * std,
     with n the rows of the input and the population std of the class.
     """
-    codes = layout.codes(stats)
-    std = np.zeros((len(layout), len(columns)))
-    std[codes] = stats.select(columns).fill_null(0.0).fill_nan(0.0).to_numpy()
     d = len(columns)
     bandwidth = (4.0 / ((d + 2) * max(rows_total, 1))) ** (1.0 / (d + 4))
     bases = np.zeros((len(layout), d), dtype=np.uint64)
