@@ -34,9 +34,10 @@ def check_label(schema: pl.Schema, label: str, display: str) -> None:
 
 
 def named_columns(
-    flag: str, names: Sequence[str] | None, schema: pl.Schema, label: str
+    flag: str, names: Sequence[str] | None, schema: pl.Schema, label: str | None
 ) -> list[str]:
-    """Check a list of column names given by a flag: present, not twice, not the label."""
+    """Check a list of column names given by a flag: present, not twice, and not the
+    label (unless ``label`` is None: the flag may name it)."""
     if names is None:
         return []
     if not names:
@@ -47,7 +48,7 @@ def named_columns(
     for name in names:
         if name not in schema:
             raise DataError(f"{flag} names column {name!r}, which is not in the input")
-        if name == label:
+        if label is not None and name == label:
             raise UsageError(f"{flag} names the label column {label!r}")
     return list(names)
 
@@ -66,16 +67,7 @@ def resolve_features(
         ("--exclude", exclude),
         ("--id-columns", id_columns),
     ):
-        if names is None:
-            continue
-        if not names:
-            raise UsageError(f"{flag} names no column")
-        twice = sorted({n for n in names if list(names).count(n) > 1})
-        if twice:
-            raise UsageError(f"{flag} names column {twice[0]!r} twice")
-        for name in names:
-            if name not in schema:
-                raise DataError(f"{flag} names column {name!r}, which is not in the input")
+        named_columns(flag, names, schema, None)
     if label in (features or ()):
         raise UsageError(f"--features names the label column {label!r}")
     for other, names in (("--exclude", exclude), ("--id-columns", id_columns)):
