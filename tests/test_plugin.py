@@ -1,0 +1,270 @@
+"""A strategy registered from outside the package, through the ``rebalance.strategies``
+entry point, run end to end.
+
+A temporary folder holds a module ``toy_rebalance`` (``KeepFirst``: an undersampler on a
+random stream of its own, with one option and its check) and a ``.dist-info`` folder whose
+``entry_points.txt`` registers it; putting the folder on ``PYTHONPATH`` (or ``sys.path``)
+installs it as far as ``importlib.metadata`` is concerned.
+
+Tests marked ``xfail(strict=True)`` pin what the package does not do yet (see the reasons);
+when the package does it they XPASS, which fails the run: then remove the marker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from rebalance_cli import strategies as registry
+from rebalance_cli.errors import UsageError
+from rebalance_cli.request import build
+from rebalance_cli.stages import Stages
+
+from .conftest import argv
+from .test_strategy_checks import CHECKS, LABEL, Workspace, class_counts, frame
+
+TOY = '''"""A toy strategy package: registered through the rebalance.strategies entry point."""
+
+from typing import ClassVar
+
+from rebalance_cli.errors import UsageError
+from rebalance_cli.strategies import Option, Strategy
+
+
+def _check_min_rows(value: int) -> None:
+    if value < 1:
+        raise UsageError(f"--min-rows must be at least 1 (got {value})")
+
+
+class KeepFirst(Strategy):
+    name = "keepfirst"
+    summary = "drop rows of the big classes, drawn on a random stream of its own"
+    kind = "select"
+    direction = "under"
+    engines = frozenset({"local"})
+    options: ClassVar = (
+        Option("min_rows", "--min-rows", "keepfirst: the fewest rows a class keeps.",
+               type=int, owner="keepfirst", check=_check_min_rows),
+    )
+
+    def streams(self, before, after):
+        return ["keepfirst"] * len(before)
+
+
+NOT_A_STRATEGY = 42
+
+
+class Impostor(KeepFirst):
+    name = "undersample"
+'''
+
+BROKEN = {
+    "not-a-strategy": "toy_rebalance:NOT_A_STRATEGY",
+    "import-fails": "no_such_module_rebalance:Thing",
+    "duplicate-name": "toy_rebalance:Impostor",
+}
+
+
+def _dist(root: Path, name: str, entry_points: dict[str, str]) -> None:
+    info = root / f"{name.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[rebalance.strategies]\n{lines}")
+
+
+@pytest.fixture(scope="module")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy package and its dist-info: a folder to put on the path."""
+    root = tmp_path_factory.mktemp("plugin")
+    (root / "toy_rebalance").mkdir()
+    (root / "toy_rebalance" / "__init__.py").write_text(TOY)
+    _dist(root, "toy-rebalance", {"keepfirst": "toy_rebalance:KeepFirst"})
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    frame().write_csv(folder / "data.csv")
+    return folder
+
+
+def _run(cwd: Path, *args: object, path: list[Path]) -> subprocess.CompletedProcess[str]:
+    """`python -m rebalance_cli ARGS` with these folders before the existing PYTHONPATH."""
+    parts = [str(p) for p in path]
+    if os.environ.get("PYTHONPATH"):
+        parts.append(os.environ["PYTHONPATH"])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(parts), "COLUMNS": "200"}
+    env.pop("REBALANCE_DEBUG", None)
+    return subprocess.run(
+        argv(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def registered(plugin_dir: Path) -> Iterator[registry.Strategy]:
+    """The toy on sys.path and in the registry for this test; the registry restored after."""
+    sys.path.insert(0, str(plugin_dir))
+    importlib.invalidate_caches()
+    registry._registry.cache_clear()
+    try:
+        yield registry.get("keepfirst")
+    finally:
+        sys.path.remove(str(plugin_dir))
+        sys.modules.pop("toy_rebalance", None)
+        importlib.invalidate_caches()
+        registry._registry.cache_clear()
+        assert "keepfirst" not in registry.names()
+
+
+# --- end to end, in a real process -----------------------------------------------------------
+
+
+def test_cli_runs_the_plugin(plugin_dir: Path, data: Path) -> None:
+    base = ("apply", "data.csv", "-l", LABEL, "--seed", 1)
+    proc = _run(data, *base, "-s", "keepfirst", "-o", "out.csv", "--report", "r.json",
+                path=[plugin_dir])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    report = json.loads((data / "r.json").read_text())
+    assert report["strategy"] == "keepfirst"
+    assert report["plan"]["strategy"] == "keepfirst"
+    written = pl.read_csv(data / "out.csv")
+    smallest = min(class_counts(frame()).values())
+    want = dict.fromkeys(sorted(class_counts(frame())), smallest)
+    assert class_counts(written) == want
+    assert report["class_counts"]["after"] == want
+    assert report["rows"]["written"] == written.height == sum(want.values())
+    # its own stream: not undersample's rows, though the plan is the same
+    proc = _run(data, *base, "-s", "undersample", "-o", "under.csv", path=[plugin_dir])
+    assert proc.returncode == 0, proc.stderr
+    under = pl.read_csv(data / "under.csv")
+    assert class_counts(under) == want
+    assert under["id"].to_list() != written["id"].to_list()
+
+
+def test_cli_without_the_plugin_does_not_know_it(data: Path) -> None:
+    proc = _run(data, "apply", "data.csv", "-l", LABEL, "-s", "keepfirst", "-o", "x.csv",
+                path=[])  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "rebalance: usage error: unknown strategy 'keepfirst' "
+        "(choose one of undersample, oversample, smote, hybrid, weight)"
+    ]
+    assert not (data / "x.csv").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/apply.py writes the --strategy help and the strategy flags by hand: "
+    "a registered strategy's name and its options are not in `rebalance apply --help`",
+)
+def test_help_lists_the_plugin_and_its_options(plugin_dir: Path, data: Path) -> None:
+    proc = _run(data, "apply", "--help", path=[plugin_dir])
+    assert proc.returncode == 0, proc.stderr
+    help_text = " ".join(proc.stdout.split())
+    assert "undersample" in help_text  # the help does name the built-ins
+    assert "keepfirst" in help_text
+    assert "--min-rows" in help_text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="evaluate/core.py loads the registry at import time (SAMPLERS), before main() and its "
+    "error guard: a broken entry point is a traceback, for every command; and inside the guard "
+    "it would be an 'internal error ... this is a bug' about someone else's package",
+)
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_broken_entry_point_is_one_clear_line(
+    broken: str, plugin_dir: Path, data: Path, tmp_path: Path
+) -> None:
+    _dist(tmp_path, "broken-rebalance", {broken: BROKEN[broken]})
+    proc = _run(data, "apply", "data.csv", "-l", LABEL, "-s", "keepfirst", "-o", "b.csv",
+                path=[plugin_dir, tmp_path])  # fmt: skip
+    assert not (data / "b.csv").exists()
+    lines = proc.stderr.splitlines()
+    assert proc.returncode not in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("rebalance: "), lines
+    assert f"'{broken}'" in lines[0] and "rebalance.strategies" in lines[0], lines
+    assert "internal error" not in lines[0] and "bug" not in lines[0], lines
+
+
+# --- in process: the registry, the request checks, the check suite ---------------------------
+
+
+def test_registry_lists_the_plugin_after_the_built_ins(registered) -> None:
+    assert registry.names()[-1] == "keepfirst"
+    assert registry.names()[:-1] == tuple(s.name for s in registry.BUILT_IN)
+    assert isinstance(registered, registry.Strategy)
+    assert registered.name == "keepfirst"
+    assert any(o.flag == "--min-rows" for o in registry.all_options())
+
+
+def test_unknown_strategy_suggests_the_plugin(registered, cli, tmp_path: Path) -> None:
+    frame().write_csv(tmp_path / "in.csv")
+    result = cli("apply", tmp_path / "in.csv", "-l", LABEL, "-s", "keepfirs", "-o",
+                 tmp_path / "o.csv")  # fmt: skip
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "rebalance: usage error: unknown strategy 'keepfirs' (did you mean keepfirst? "
+        "choose one of undersample, oversample, smote, hybrid, weight, keepfirst)"
+    ]
+
+
+def test_request_checks_the_plugin_option(registered) -> None:
+    """The request reads the plugin's options from the registry: its check, its warning."""
+    common: dict[str, Any] = {"label": LABEL, "seed": 1, "file_run": False, "stages": Stages()}
+    with pytest.raises(UsageError, match=r"^--min-rows must be at least 1 \(got 0\)$"):
+        build(strategy="keepfirst", options={"min_rows": 0}, **common)
+    assert build(strategy="keepfirst", options={"min_rows": 3}, **common).warnings == ()
+    request = build(strategy="undersample", options={"min_rows": 3}, **common)
+    assert request.warnings == ("--min-rows is used by keepfirst only and was ignored",)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/apply.py declares the strategy flags by hand: --min-rows is 'No such option'",
+)
+def test_cli_checks_the_plugin_option(registered, cli, tmp_path: Path) -> None:
+    frame().write_csv(tmp_path / "in.csv")
+    result = cli("apply", tmp_path / "in.csv", "-l", LABEL, "-s", "keepfirst", "--min-rows", 0,
+                 "-o", tmp_path / "o.csv")  # fmt: skip
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "rebalance: usage error: --min-rows must be at least 1 (got 0)"
+    ]
+
+
+def _plugin_check(check: Callable[..., None]) -> Any:
+    name = check.__name__.removeprefix("check_")
+    if name == "bad_values":
+        return pytest.param(
+            check,
+            id=name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="the CLI does not know the plugin's --min-rows (cli/apply.py lists the "
+                "strategy flags by hand), so its bad value is 'No such option', not its check",
+            ),
+        )
+    return pytest.param(check, id=name)
+
+
+@pytest.mark.parametrize("check", [_plugin_check(c) for c in CHECKS])
+def test_the_check_suite_passes_for_the_plugin(
+    check: Callable[..., None], registered, cli, tmp_path: Path
+) -> None:
+    check(registered, Workspace.make(tmp_path, cli))
