@@ -129,7 +129,7 @@ def build(
     for option in registry.all_options():
         if option.listed and option.name in opts:
             opts[option.name] = _listed(opts[option.name])
-    warnings: list[str] = []
+    warnings: list[str] = registry.load_warnings()
     seed_source = "given"
     if file_run:
         if chunk_size < 1:

@@ -415,11 +415,6 @@ def test_every_strategy_is_checked() -> None:
         make_plan(sorted(class_counts(df).items()), strategy, target)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--k-neighbors (smote.py) has no owner, so `-s undersample -k 3` is ignored without "
-    "the warning docs/architecture.md gives as its example",
-)
 def test_every_option_names_its_owner() -> None:
     """An option without an owner is never reported as ignored: every option that some
     strategy does not declare names the one that uses it."""

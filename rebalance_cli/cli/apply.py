@@ -91,9 +91,6 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
         yield update
 
 
-STRATEGY_HELP = "One of: " + ", ".join(registry.names()) + " (see Strategies above)."
-
-
 def apply_cmd(
     ctx: typer.Context,
     data: DataArg,
@@ -103,7 +100,7 @@ def apply_cmd(
         typer.Option(
             "--strategy",
             "-s",
-            help=STRATEGY_HELP,
+            help="The strategy (the list is filled in from the registry).",
             show_default=False,
         ),
     ] = None,
@@ -267,9 +264,4 @@ def apply_cmd(
             _render_report(result, stderr_console())
 
 
-apply_cmd.__doc__ = (
-    (apply_cmd.__doc__ or "")
-    + "\n\nStrategies:\n\n"
-    + "\n\n".join(f"{s.name}: {s.summary}" for s in registry.all_strategies())
-)
 apply_cmd = with_strategy_options(apply_cmd, after="report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
@@ -239,23 +240,41 @@ def strategy_parameters() -> list[inspect.Parameter]:
     return out
 
 
-def with_strategy_options(command: Callable[..., Any], after: str) -> Callable[..., Any]:
+def with_strategy_options(
+    command: Callable[..., Any], after: str, choice: str = "strategy"
+) -> Callable[..., Any]:
     """Give a command taking ``**options`` the registry's strategy options as flags.
 
-    typer reads a command's signature; the declared options become keyword
-    parameters of it (after the parameter ``after``), so a registered strategy's
-    flags appear in ``--help``,
-    the config file and the environment like the hand-written ones.
+    typer reads a command's signature each time the app runs; the declared
+    options become parameters of it (after the parameter ``after``), so a
+    registered strategy's flags appear in ``--help``, the config file and the
+    environment like the hand-written ones, and the ``choice`` option's help and
+    the command's help list the registered strategies. Call it again after the
+    registry changed (``main`` does, for every run).
     """
-    sig = inspect.signature(command, eval_str=True)
-    fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    base = getattr(command, "_base_signature", None)
+    if base is None:
+        base = inspect.signature(command, eval_str=True)
+        command._base_signature = base  # type: ignore[attr-defined]
+        command._base_doc = command.__doc__ or ""  # type: ignore[attr-defined]
+    fixed = []
+    for p in base.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        if p.name == choice:
+            kind, info = p.annotation.__origin__, copy.copy(p.annotation.__metadata__[0])
+            info.help = f"One of: {', '.join(registry.names())} (see Strategies above)."
+            p = p.replace(annotation=Annotated[kind, info])
+        fixed.append(p)
     extra = strategy_parameters()
     at = [p.name for p in fixed].index(after) + 1  # where they stand in --help and the report
     params = [*fixed[:at], *extra, *fixed[at:]]
-    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]
     command.__annotations__ = {
         **{p.name: p.annotation for p in fixed},
         **{p.name: p.annotation for p in extra},
         "return": None,
     }
+    listed = "\n\n".join(f"{s.name}: {s.summary}" for s in registry.all_strategies())
+    command.__doc__ = f"{command._base_doc}\n\nStrategies:\n\n{listed}"  # type: ignore[attr-defined]
     return command

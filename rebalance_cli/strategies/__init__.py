@@ -31,19 +31,48 @@ BUILT_IN: tuple[Strategy, ...] = (
 
 
 @cache
-def _registry() -> dict[str, Strategy]:
+def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
+    """The registry, and the entry points that could not be loaded (name -> why).
+
+    A broken plug-in never stops the tool: it is left out, named in a warning on
+    every run, and refused with its own reason when it is asked for.
+    """
     found = {s.name: s for s in BUILT_IN}
+    broken: dict[str, str] = {}
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINTS):
-        obj = ep.load()
-        strategy = obj() if isinstance(obj, type) else obj
+        where = f"entry point {ep.name!r} of {ENTRY_POINTS}"
+        dist = getattr(getattr(ep, "dist", None), "name", None)
+        if dist:
+            where += f" (package {dist})"
+        try:
+            obj = ep.load()
+            strategy = obj() if isinstance(obj, type) else obj
+        except Exception as exc:  # a plug-in's own import or constructor failed
+            broken[ep.name] = f"{where} cannot be loaded: {type(exc).__name__}: {exc}"
+            continue
         if not isinstance(strategy, Strategy):
-            raise TypeError(f"entry point {ep.name!r} of {ENTRY_POINTS} is not a Strategy")
-        if strategy.name in found:
-            raise TypeError(f"entry point {ep.name!r} registers {strategy.name!r} twice")
-        found[strategy.name] = strategy
-    return found
+            broken[ep.name] = f"{where} is not a rebalance Strategy ({type(strategy).__name__})"
+        elif strategy.name in found:
+            broken[ep.name] = f"{where} registers {strategy.name!r}, which is taken"
+        else:
+            found[strategy.name] = strategy
+    return found, broken
+
+
+def _registry() -> dict[str, Strategy]:
+    return _loaded()[0]
+
+
+def reload() -> None:
+    """Look the entry points up again (after a package was installed, or in tests)."""
+    _loaded.cache_clear()
+
+
+def load_warnings() -> list[str]:
+    """One warning per plug-in that could not be loaded."""
+    return [f"{why}; it was left out" for why in _loaded()[1].values()]
 
 
 def names() -> tuple[str, ...]:
@@ -60,6 +89,9 @@ def get(name: str) -> Strategy:
     found = _registry().get(name)
     if found is not None:
         return found
+    broken = _loaded()[1]
+    if name in broken:
+        raise UsageError(f"strategy {name!r}: {broken[name]}", hint="fix or remove that package")
     known = names()
     near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"did you mean {near[0]}? " if near else ""
@@ -85,5 +117,7 @@ __all__ = [
     "all_options",
     "all_strategies",
     "get",
+    "load_warnings",
     "names",
+    "reload",
 ]

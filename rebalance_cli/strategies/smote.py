@@ -52,6 +52,7 @@ OPTIONS: tuple[Option, ...] = (
         type=int,
         default=5,
         short="-k",
+        owner="smote",
         check=check_k_neighbors,
     ),
     Option(
