@@ -258,19 +258,8 @@ def _named_class(raw: str, classes: Sequence[str]) -> str:
     return name
 
 
-def make_plan(
-    counts: Sequence[tuple[str, int]],
-    strategy: str | Strategy,
-    target: TargetSpec | str | float | dict[str, int] | None = "auto",
-) -> Plan:
-    """Compute the targets t_c from the class counts n_c.
-
-    ``counts`` lists (class, n_c) pairs in the label's sort order; that order
-    decides ties between equally large (or small) classes: the first one wins.
-    """
-    spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    rule = strategy_of(strategy)
-    strategy, way = rule.name, rule.direction
+def _checked_counts(counts: Sequence[tuple[str, int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The class names and counts of ``counts``, once they make a plan possible."""
     if not counts:
         raise DataError("the input has no rows with a label, so there is nothing to rebalance")
     classes = tuple(str(c) for c, _ in counts)
@@ -285,97 +274,169 @@ def make_plan(
             "to balance",
             hint="check the --label column, or the filter that produced this file",
         )
-    big = max(n)
-    small = min(n)
-    majority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == big)
-    minority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == small)
-    majority, minority = majority_ties[0], minority_ties[0]
-    warnings: list[str] = []
+    return classes, n
+
+
+def _size_targets(way: str, n: tuple[int, ...], goal: int) -> list[int]:
+    """``--target N``: every class to N rows (as far as the direction allows)."""
+    if way == "over":
+        return [max(v, goal) for v in n]
+    if way == "under":
+        return [min(v, goal) for v in n]
+    return [goal] * len(n)
+
+
+def _keyword_targets(
+    way: str,
+    keyword: str | None,
+    classes: tuple[str, ...],
+    n: tuple[int, ...],
+    majority: str,
+    minority: str,
+) -> list[int]:
+    """``--target auto|minority|majority|not-minority|not-majority|all|balanced``."""
+    big, small = max(n), min(n)
     after = list(n)
 
     def every_but(skip: str | None) -> list[int]:
         goal = big if way == "over" else small
         return [v if c == skip else goal for c, v in zip(classes, n, strict=True)]
 
-    check_target(rule, spec, classes)
+    kw = "auto" if keyword == "balanced" else keyword
+    if kw == "auto":
+        kw = "not-majority" if way == "over" else "not-minority"
+    if kw == "minority":
+        after[classes.index(minority)] = big
+    elif kw == "majority":
+        after[classes.index(majority)] = small
+    elif kw == "not-minority":
+        after = every_but(minority)
+    elif kw == "not-majority":
+        after = every_but(majority)
+    elif kw == "all":
+        after = every_but(None)
+    return after
+
+
+def _ratio_targets(way: str, n: tuple[int, ...], ratio: Fraction) -> list[int]:
+    """``--target R``: the minority-to-majority ratio brought to R."""
+    if way == "over":
+        goal = round_half_up(max(n) * ratio)
+        return [max(v, goal) for v in n]
+    goal = round_half_up(min(n) / ratio)
+    return [min(v, goal) for v in n]
+
+
+def _count_targets(
+    rule: Strategy, spec: TargetSpec, classes: tuple[str, ...], n: tuple[int, ...]
+) -> list[int]:
+    """``--target a=N,b=M``: the named classes to those counts, the others kept."""
+    way = rule.direction
+    after = list(n)
+    named = {_named_class(raw, classes): want for raw, want in spec.counts}
+    for name, want in named.items():
+        i = classes.index(name)
+        have = n[i]
+        if rule.weighs:
+            pass  # a class's total weight may go down as well as up
+        elif way == "over" and want < have:
+            raise UsageError(
+                f"{rule.name} cannot shrink class {name!r} from {have} rows to {want}",
+                hint="ask for at least its current count, or use undersample",
+            )
+        if way == "under" and want > have:
+            raise UsageError(
+                f"undersample cannot grow class {name!r} from {have} rows to {want}",
+                hint="ask for at most its current count, or use oversample or smote",
+            )
+        after[i] = want
+    return after
+
+
+def _targets(
+    rule: Strategy,
+    spec: TargetSpec,
+    classes: tuple[str, ...],
+    n: tuple[int, ...],
+    majority: str,
+    minority: str,
+) -> list[int]:
+    """t_c for each class, by the kind of ``--target``."""
+    way = rule.direction
     if spec.kind == "size":
         assert spec.size is not None
-        goal = spec.size
-        if way == "over":
-            after = [max(v, goal) for v in n]
-        elif way == "under":
-            after = [min(v, goal) for v in n]
-        else:
-            after = [goal] * len(n)
-    elif spec.kind == "keyword":
-        kw = "auto" if spec.keyword == "balanced" else spec.keyword
-        if kw == "auto":
-            kw = "not-majority" if way == "over" else "not-minority"
-        if kw == "minority":
-            after[classes.index(minority)] = big
-        elif kw == "majority":
-            after[classes.index(majority)] = small
-        elif kw == "not-minority":
-            after = every_but(minority)
-        elif kw == "not-majority":
-            after = every_but(majority)
-        elif kw == "all":
-            after = every_but(None)
-    elif spec.kind == "ratio":
+        return _size_targets(way, n, spec.size)
+    if spec.kind == "keyword":
+        return _keyword_targets(way, spec.keyword, classes, n, majority, minority)
+    if spec.kind == "ratio":
         assert spec.ratio is not None
-        if way == "over":
-            goal = round_half_up(big * spec.ratio)
-            after = [max(v, goal) for v in n]
-        else:
-            goal = round_half_up(small / spec.ratio)
-            after = [min(v, goal) for v in n]
+        return _ratio_targets(way, n, spec.ratio)
+    return _count_targets(rule, spec, classes, n)
+
+
+def _weights(spec: TargetSpec, n: tuple[int, ...], after: list[int]) -> tuple[float, ...]:
+    """Per-class row weights that bring each class's total weight to its target."""
+    if spec.kind == "keyword" and spec.keyword in ("auto", "balanced"):
+        # scikit-learn's "balanced": every class weighs n / K in total
+        totals = [Fraction(sum(n), len(n))] * len(n)
     else:
-        named = {_named_class(raw, classes): want for raw, want in spec.counts}
-        for name, want in named.items():
-            i = classes.index(name)
-            have = n[i]
-            if rule.weighs:
-                pass  # a class's total weight may go down as well as up
-            elif way == "over" and want < have:
-                raise UsageError(
-                    f"{strategy} cannot shrink class {name!r} from {have} rows to {want}",
-                    hint="ask for at least its current count, or use undersample",
-                )
-            if way == "under" and want > have:
-                raise UsageError(
-                    f"undersample cannot grow class {name!r} from {have} rows to {want}",
-                    hint="ask for at most its current count, or use oversample or smote",
-                )
-            after[i] = want
+        totals = [Fraction(a) for a in after]
+    if any(t == 0 for t in totals):
+        raise UsageError("--target gives a class a total weight of 0; drop it instead")
+    return tuple(float(t / v) for t, v in zip(totals, n, strict=True))
+
+
+def _tie_warnings(
+    classes: tuple[str, ...],
+    after: list[int],
+    majority_ties: tuple[str, ...],
+    minority_ties: tuple[str, ...],
+) -> list[str]:
+    """A warning for each tie (majority, minority) whose pick changed what the plan does."""
+    warnings = []
+    for role, ties in (("majority", majority_ties), ("minority", minority_ties)):
+        if len({after[classes.index(c)] for c in ties}) > 1:
+            warnings.append(
+                f"classes {', '.join(ties)} tie as the {role}; {ties[0]!r} "
+                "(first in sort order) was picked"
+            )
+    return warnings
+
+
+def make_plan(
+    counts: Sequence[tuple[str, int]],
+    strategy: str | Strategy,
+    target: TargetSpec | str | float | dict[str, int] | None = "auto",
+) -> Plan:
+    """Compute the targets t_c from the class counts n_c.
+
+    ``counts`` lists (class, n_c) pairs in the label's sort order; that order
+    decides ties between equally large (or small) classes: the first one wins.
+    """
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    rule = strategy_of(strategy)
+    classes, n = _checked_counts(counts)
+    big = max(n)
+    small = min(n)
+    majority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == big)
+    minority_ties = tuple(c for c, v in zip(classes, n, strict=True) if v == small)
+    majority, minority = majority_ties[0], minority_ties[0]
+    check_target(rule, spec, classes)
+    after = _targets(rule, spec, classes, n, majority, minority)
+    warnings: list[str] = []
     weights = None
     if rule.weighs:
-        if spec.kind == "keyword" and spec.keyword in ("auto", "balanced"):
-            # scikit-learn's "balanced": every class weighs n / K in total
-            totals = [Fraction(sum(n), len(n))] * len(n)
-        else:
-            totals = [Fraction(a) for a in after]
-        if any(t == 0 for t in totals):
-            raise UsageError("--target gives a class a total weight of 0; drop it instead")
-        weights = tuple(float(t / v) for t, v in zip(totals, n, strict=True))
+        weights = _weights(spec, n, after)
         after = list(n)
         if all(w == 1.0 for w in weights):
             warnings.append(f"--target {spec} changes nothing for weight: every weight is 1")
     elif tuple(after) == n:
         warnings.append(
-            f"--target {spec} changes nothing for {strategy}: every class already meets it"
+            f"--target {spec} changes nothing for {rule.name}: every class already meets it"
         )
-    for role, ties, picked in (
-        ("majority", majority_ties, majority),
-        ("minority", minority_ties, minority),
-    ):
-        # A tie is worth a warning only when the pick changed what the plan does.
-        if len({after[classes.index(c)] for c in ties}) > 1:
-            warnings.append(
-                f"classes {', '.join(ties)} tie as the {role}; {picked!r} "
-                "(first in sort order) was picked"
-            )
+    warnings += _tie_warnings(classes, after, majority_ties, minority_ties)
     return Plan(
-        strategy=strategy,
+        strategy=rule.name,
         target=spec,
         classes=classes,
         before=n,

@@ -16,7 +16,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from rebalance_cli import rebalance, resample_frame
 from rebalance_cli.plan import round_half_up
-from rebalance_cli.samplers.smote import prepare_smote
+from rebalance_cli.samplers.smote import SmoteSettings, prepare_smote
 from tests.conftest import digest, listing, mixed_frame
 
 
@@ -467,7 +467,9 @@ def test_smote_nc_category_is_a_most_frequent_among_the_neighbours():
     df = _mixed_smote_frame()
     pool = df.filter(pl.col("y") == "min")
     cats = ["colour", "shape", "flag"]
-    sc = prepare_smote(pool, "min", "min", 500, "y", ["x1", "x2"], (), 5, 7, categorical=cats)
+    sc = prepare_smote(
+        pool, "min", "min", 500, "y", SmoteSettings(["x1", "x2"], (), 5, 7, categorical=cats)
+    )
     # the neighbours follow the SMOTE-NC distance, computed here independently
     x = pool.select("x1", "x2").to_numpy()
     med = np.median(x.std(axis=0))
@@ -488,8 +490,12 @@ def test_smote_nc_category_is_a_most_frequent_among_the_neighbours():
 def test_smote_nc_ties_are_broken_by_the_seed():
     df = _mixed_smote_frame(seed=1)
     pool = df.filter(pl.col("y") == "min")
-    a = prepare_smote(pool, "min", "min", 400, "y", ["x1", "x2"], (), 4, 1, categorical=["colour"])
-    b = prepare_smote(pool, "min", "min", 400, "y", ["x1", "x2"], (), 4, 2, categorical=["colour"])
+    a = prepare_smote(
+        pool, "min", "min", 400, "y", SmoteSettings(["x1", "x2"], (), 4, 1, categorical=["colour"])
+    )
+    b = prepare_smote(
+        pool, "min", "min", 400, "y", SmoteSettings(["x1", "x2"], (), 4, 2, categorical=["colour"])
+    )
     tied = a.modes["colour"].sum(axis=1) > 1
     assert tied.any()
     rows_a = pl.concat(list(a.batches(df.schema, 400)))

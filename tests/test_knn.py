@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from rebalance_cli import knn
 from rebalance_cli.api import rebalance
-from rebalance_cli.samplers.smote import prepare_smote
+from rebalance_cli.samplers.smote import SmoteSettings, prepare_smote
 
 
 @pytest.fixture
@@ -111,7 +111,9 @@ def test_ivf_keeps_ties_in_index_order(small_ivf):
 def test_synthetic_rows_lie_on_segments_to_a_found_neighbour(small_ivf):
     x = gaussian(3000, seed=6)
     pool = pl.DataFrame({f"f{i}": x[:, i] for i in range(20)}).with_columns(y=pl.lit("b"))
-    sc = prepare_smote(pool, "b", "b", 1500, "y", [f"f{i}" for i in range(20)], [], 5, 7)
+    sc = prepare_smote(
+        pool, "b", "b", 1500, "y", SmoteSettings([f"f{i}" for i in range(20)], [], 5, 7)
+    )
     assert sc.knn_method.startswith("ivf (approximate")
     syn = pl.concat(list(sc.batches(pool.schema, 400)))
     s = syn.select([f"f{i}" for i in range(20)]).to_numpy()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -202,6 +202,75 @@ def _stdout_is_terminal() -> bool:
         return False
 
 
+def _run(
+    ctx: typer.Context, data: str, label: str, o: dict[str, Any]
+) -> tuple[EvaluationResult, Path | None]:
+    """Check the settings ``o`` (and the report's path), then evaluate, with a
+    progress bar unless ``--quiet``; the result and where its report goes (None: stdout,
+    or no report)."""
+    from ..errors import UsageError
+    from ..io import check_target
+
+    if str(o["strategies"]).strip() == "":
+        raise UsageError(
+            "--strategies names no strategy", hint=f"choose from {', '.join(STRATEGIES)}"
+        )
+    report = o["report"]
+    target = None
+    if report is not None:
+        inputs = [Path(data)] if data != "-" else []
+        target = check_target(report, o["force"], inputs, "report")
+    with _progress(not o["quiet"]) as progress:
+        result = evaluate(
+            data,
+            label=label,
+            strategies=o["strategies"],
+            classifier=o["classifier"],
+            folds=o["folds"],
+            repeats=o["repeats"],
+            metric=o["metric"],
+            seed=o["seed"],
+            max_rows=o["max_rows"],
+            k_neighbors=o["k_neighbors"],
+            exclude=split_names(o["exclude"]) or (),
+            drop_null_labels=o["drop_null_labels"],
+            read=read_options(o["input_format"], o["separator"], "utf8", o["infer_schema_length"]),
+            progress=progress,
+            resample_before_split=o["resample_before_split"],
+            command=command_line(ctx),
+        )
+    return result, target
+
+
+def _write_report(target: Path | None, doc: str) -> None:
+    """Write the JSON report atomically (to stdout when ``target`` is None): all or nothing."""
+    from ..io import AtomicFile
+
+    sink = AtomicFile(target, what="report")
+    try:
+        sink.tmp.write_text(doc, encoding="utf-8")
+        sink.commit()
+    except BaseException:
+        sink.discard()
+        raise
+
+
+def _show(result: EvaluationResult, doc: str, as_json: bool) -> None:
+    """The result on stdout: JSON (warnings on stderr), a rich table on a terminal,
+    else plain text."""
+    if as_json:
+        for warning in result.warnings:
+            sys.stderr.write(f"rebalance: warning: {warning}\n")
+        sys.stdout.write(doc)
+    elif _stdout_is_terminal():
+        from rich.console import Console
+
+        render_rich(result, Console(highlight=False))
+    else:
+        sys.stdout.write(render_plain(result))
+    sys.stdout.flush()
+
+
 def evaluate_cmd(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)],
@@ -281,65 +350,17 @@ def evaluate_cmd(
 
     Example: rebalance evaluate train.csv -l y --classifier hgb --seed 7
     """
-    from ..errors import UsageError
-    from ..io import AtomicFile, check_target
     from .config import load_config, require, resolve
 
     with guarded():
         settings = resolve(ctx, "evaluate", load_config(config, COMMANDS))
         o = {k: v["value"] for k, v in settings.items()}
         label = require(settings, "label", "--label", "evaluate")
-        if str(o["strategies"]).strip() == "":
-            raise UsageError(
-                "--strategies names no strategy", hint=f"choose from {', '.join(STRATEGIES)}"
-            )
-        report = o["report"]
-        target = None
-        if report is not None:
-            inputs = [Path(data)] if data != "-" else []
-            target = check_target(report, o["force"], inputs, "report")
-        with _progress(not o["quiet"]) as progress:
-            result = evaluate(
-                data,
-                label=label,
-                strategies=o["strategies"],
-                classifier=o["classifier"],
-                folds=o["folds"],
-                repeats=o["repeats"],
-                metric=o["metric"],
-                seed=o["seed"],
-                max_rows=o["max_rows"],
-                k_neighbors=o["k_neighbors"],
-                exclude=split_names(o["exclude"]) or (),
-                drop_null_labels=o["drop_null_labels"],
-                read=read_options(
-                    o["input_format"], o["separator"], "utf8", o["infer_schema_length"]
-                ),
-                progress=progress,
-                resample_before_split=o["resample_before_split"],
-                command=command_line(ctx),
-            )
-        as_json = o["as_json"]
+        result, target = _run(ctx, data, label, o)
         doc = (
             json.dumps({**result.to_dict(), "settings": settings}, indent=2, ensure_ascii=False)
             + "\n"
         )
-        if report is not None:
-            sink = AtomicFile(target, what="report")
-            try:
-                sink.tmp.write_text(doc, encoding="utf-8")
-                sink.commit()
-            except BaseException:
-                sink.discard()
-                raise
-        if as_json:
-            for warning in result.warnings:
-                sys.stderr.write(f"rebalance: warning: {warning}\n")
-            sys.stdout.write(doc)
-        elif _stdout_is_terminal():
-            from rich.console import Console
-
-            render_rich(result, Console(highlight=False))
-        else:
-            sys.stdout.write(render_plain(result))
-        sys.stdout.flush()
+        if o["report"] is not None:  # (its target is None for stdout)
+            _write_report(target, doc)
+        _show(result, doc, o["as_json"])

@@ -55,7 +55,7 @@ from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_out
 from ..plan import Plan, TargetSpec, make_plan, parse_target
 from ..report import Report, write_report
 from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, resolve_seed
-from ..samplers import RowSelector, check_class_size, prepare_smote
+from ..samplers import RowSelector, SmoteSettings, check_class_size, prepare_smote
 from ..strategies.smote import check_k_neighbors
 from .driver import label_warnings
 
@@ -411,14 +411,16 @@ class _PartitionSmote:
                 self.index.value(int(i)),
                 int(need[i]),
                 self.spec.label,
-                self.spec.features,
-                self.spec.id_columns,
-                self.spec.k,
-                partition_seed(self.spec.seed, token, pid),
-                drop_invalid=self.spec.lenient,
-                categorical=self.spec.categorical,
-                named_categorical=self.spec.named_categorical,
-                scale=self.spec.scale,
+                SmoteSettings(
+                    features=self.spec.features,
+                    id_columns=self.spec.id_columns,
+                    k=self.spec.k,
+                    seed=partition_seed(self.spec.seed, token, pid),
+                    drop_invalid=self.spec.lenient,
+                    categorical=self.spec.categorical,
+                    named_categorical=self.spec.named_categorical,
+                    scale=self.spec.scale,
+                ),
             )
             for out in sc.batches(part.schema, SYNTHETIC_BATCH):
                 yield from out.to_arrow().cast(schema).to_batches()
@@ -666,14 +668,16 @@ def _driver_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list[in
             index.value(i),
             plan.after[i] - plan.before[i],
             smote.label,
-            smote.features,
-            smote.id_columns,
-            smote.k,
-            smote.seed,
-            drop_invalid=smote.lenient,
-            categorical=smote.categorical,
-            named_categorical=smote.named_categorical,
-            scale=smote.scale,
+            SmoteSettings(
+                features=smote.features,
+                id_columns=smote.id_columns,
+                k=smote.k,
+                seed=smote.seed,
+                drop_invalid=smote.lenient,
+                categorical=smote.categorical,
+                named_categorical=smote.named_categorical,
+                scale=smote.scale,
+            ),
         )
         if sc.left_out:
             run.warnings.append(

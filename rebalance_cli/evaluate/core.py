@@ -311,60 +311,63 @@ def stratified_sample(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(parts))
 
 
-def _load(
-    data: str | os.PathLike[str] | pl.DataFrame,
+def _check_columns(schema: pl.Schema, label: str, exclude: Sequence[str], display: str) -> None:
+    """The label and every ``--exclude`` column must be in the data."""
+    if label not in schema:
+        from ..columns import check_label
+
+        check_label(schema, label, display)
+    for name in exclude:
+        if name not in schema:
+            raise DataError(f"--exclude names column {name!r}, which is not in {display}")
+
+
+def _labelled_sample(
+    lf: pl.LazyFrame,
     label: str,
-    read: ReadOptions | None,
     max_rows: int,
     seed: int,
-    exclude: Sequence[str],
     drop_null_labels: bool,
-) -> tuple[_Data, list[str]]:
-    warnings: list[str] = []
-    if isinstance(data, pl.DataFrame):
-        display = "<frame>"
-        lf = data.lazy()
-        source = None
+    warnings: list[str],
+) -> tuple[pl.DataFrame, int, bool]:
+    """The rows to evaluate on (labelled ones, a stratified sample of at most
+    ``max_rows``), how many rows have a label, and whether it is a sample."""
+    labels = lf.select(pl.col(label)).collect()[label]
+    nulls = labels.null_count()
+    keep = np.flatnonzero(labels.is_not_null().to_numpy())
+    if nulls and not drop_null_labels:
+        raise DataError(
+            f"label column {label!r} has {nulls:,} null value{'s' if nulls != 1 else ''}",
+            hint="pass --drop-null-labels to leave those rows out",
+        )
+    if nulls:
+        warnings.append(f"left out {nulls:,} rows whose label is null")
+    y_all, _ = _class_codes(labels.filter(labels.is_not_null()))
+    chosen = keep[stratified_sample(y_all, max_rows, seed)]
+    sampled = chosen.size < keep.size
+    if sampled or nulls:
+        idx = pl.Series("__row", chosen, dtype=pl.UInt32)
+        frame = (
+            lf.with_row_index("__row")
+            .join(idx.to_frame().lazy(), on="__row", how="semi")
+            .drop("__row")
+            .collect()
+        )
     else:
-        source = open_source(data, read)
-        display = source.display
-        lf = source.scan()
-    try:
-        with reading(display):
-            schema = lf.collect_schema()
-            if label not in schema:
-                from ..columns import check_label
+        frame = lf.collect()
+    return frame, int(keep.size), sampled
 
-                check_label(schema, label, display)
-            for name in exclude:
-                if name not in schema:
-                    raise DataError(f"--exclude names column {name!r}, which is not in {display}")
-            labels = lf.select(pl.col(label)).collect()[label]
-            nulls = labels.null_count()
-            keep = np.flatnonzero(labels.is_not_null().to_numpy())
-            if nulls and not drop_null_labels:
-                raise DataError(
-                    f"label column {label!r} has {nulls:,} null value{'s' if nulls != 1 else ''}",
-                    hint="pass --drop-null-labels to leave those rows out",
-                )
-            if nulls:
-                warnings.append(f"left out {nulls:,} rows whose label is null")
-            y_all, _ = _class_codes(labels.filter(labels.is_not_null()))
-            chosen = keep[stratified_sample(y_all, max_rows, seed)]
-            sampled = chosen.size < keep.size
-            if sampled or nulls:
-                idx = pl.Series("__row", chosen, dtype=pl.UInt32)
-                frame = (
-                    lf.with_row_index("__row")
-                    .join(idx.to_frame().lazy(), on="__row", how="semi")
-                    .drop("__row")
-                    .collect()
-                )
-            else:
-                frame = lf.collect()
-    finally:
-        if source is not None:
-            source.close()
+
+def _data_of(
+    frame: pl.DataFrame,
+    label: str,
+    exclude: Sequence[str],
+    display: str,
+    rows_total: int,
+    sampled: bool,
+) -> _Data:
+    """The class codes and feature columns of the rows read, refused when they
+    leave nothing to evaluate."""
     y, classes = _class_codes(frame[label])
     if len(classes) > MAX_CLASSES:
         raise DataError(
@@ -386,19 +389,48 @@ def _load(
             if excluded
             else None,
         )
-    data_ = _Data(
+    return _Data(
         frame.select(numeric + categorical),
         y,
         classes,
         counts,
-        int(keep.size),
+        rows_total,
         sampled,
         numeric,
         categorical,
         excluded,
         display,
     )
-    return data_, warnings
+
+
+def _load(
+    data: str | os.PathLike[str] | pl.DataFrame,
+    label: str,
+    read: ReadOptions | None,
+    max_rows: int,
+    seed: int,
+    exclude: Sequence[str],
+    drop_null_labels: bool,
+) -> tuple[_Data, list[str]]:
+    warnings: list[str] = []
+    if isinstance(data, pl.DataFrame):
+        display = "<frame>"
+        lf = data.lazy()
+        source = None
+    else:
+        source = open_source(data, read)
+        display = source.display
+        lf = source.scan()
+    try:
+        with reading(display):
+            _check_columns(lf.collect_schema(), label, exclude, display)
+            frame, rows_total, sampled = _labelled_sample(
+                lf, label, max_rows, seed, drop_null_labels, warnings
+            )
+    finally:
+        if source is not None:
+            source.close()
+    return _data_of(frame, label, exclude, display, rows_total, sampled), warnings
 
 
 # ---------------------------------------------------------------- encoding inside a fold
@@ -800,6 +832,274 @@ def check_feasible(
     return warnings
 
 
+def _check_settings(
+    folds: int, repeats: int, metric: str, classifier: str, max_rows: int, k_neighbors: int
+) -> None:
+    """Refuse settings that cannot make a protocol, before the data is read."""
+    if folds < 2:
+        raise UsageError(f"--folds must be at least 2 (got {folds})")
+    if repeats < 1:
+        raise UsageError(f"--repeats must be at least 1 (got {repeats})")
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}", hint=f"choose one of {', '.join(METRICS)}")
+    if classifier not in CLASSIFIERS:
+        raise UsageError(
+            f"unknown classifier {classifier!r}", hint=f"choose one of {', '.join(CLASSIFIERS)}"
+        )
+    if max_rows < 2:
+        raise UsageError(f"--max-rows must be at least 2 (got {max_rows})")
+    check_k_neighbors(k_neighbors)
+
+
+@dataclass(frozen=True)
+class _Protocol:
+    """The cross-validation settings of one :func:`evaluate` call, checked."""
+
+    classifier: str
+    folds: int
+    repeats: int
+    metric: str
+    seed: int
+    k_neighbors: int
+    max_rows: int
+    resample_before_split: bool
+
+
+def _add_protocol_warnings(
+    warnings: list[str], data_: _Data, protocol: _Protocol, chosen: list[str]
+) -> None:
+    """Add the warnings of the protocol on this data to those of the load (a sample
+    first, then few rows, no noise estimate, the debugging leak); raises for what
+    cannot run at all."""
+    warnings += check_feasible(
+        data_.classes, data_.counts, protocol.folds, chosen, protocol.k_neighbors
+    )
+    if data_.sampled:
+        warnings.insert(
+            0,
+            f"evaluated on a seeded stratified sample of {data_.y.size:,} of "
+            f"{data_.rows_total:,} rows (--max-rows {protocol.max_rows:,})",
+        )
+    if protocol.repeats < 2:
+        warnings.append("with --repeats 1 the noise cannot be measured; the verdict names nothing")
+    if protocol.resample_before_split:
+        warnings.append(
+            "DEBUG: the samplers ran on the whole data before the split; their scores are "
+            "leaked and meaningless"
+        )
+
+
+def _positive_class(data_: _Data) -> int | None:
+    """The positive class of a binary label (the smaller, then the first); None otherwise."""
+    k = len(data_.classes)
+    if k != 2:
+        return None
+    counts = np.bincount(data_.y, minlength=k)
+    return int(min(range(k), key=lambda i: (counts[i], data_.classes[i])))
+
+
+@dataclass
+class _Fold:
+    """One training/test split of one repeat, encoded inside its training rows."""
+
+    repeat: int
+    index: int
+    seed: int
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+class _CrossValidation:
+    """Every fit of every fold; the scores in the report's order."""
+
+    def __init__(
+        self,
+        data_: _Data,
+        protocol: _Protocol,
+        samplers: list[str],
+        resample: Resampler,
+        progress: Progress | None,
+    ) -> None:
+        self.data = data_
+        self.protocol = protocol
+        self.samplers = samplers
+        self.resample = resample
+        self.progress = progress
+        self.k = len(data_.classes)
+        self.positive = _positive_class(data_)
+        self.split_seeds = [_derive(protocol.seed, 1, r) for r in range(protocol.repeats)]
+        self.scores: list[FoldScore] = []
+        self.total = protocol.repeats * protocol.folds * (2 + len(samplers))
+        self.done = 0
+        self.leaked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def run(self) -> None:
+        from sklearn.model_selection import StratifiedKFold
+        from threadpoolctl import threadpool_limits
+
+        p, y = self.protocol, self.data.y
+        if p.resample_before_split:
+            enc = _Encoder(self.data.numeric, self.data.categorical).fit(self.data.frame)
+            x_all = enc.transform(self.data.frame)
+            for s in self.samplers:
+                self.leaked[s] = self.resample(s, x_all, y, _derive(p.seed, 3))
+        make_classifier(p.classifier, 0)  # import it now, so that no fit time counts an import
+        # The fits are small dense problems: BLAS threads only fight each other (4x slower here).
+        with threadpool_limits(1, user_api="blas"):
+            for r in range(p.repeats):
+                splitter = StratifiedKFold(
+                    n_splits=p.folds, shuffle=True, random_state=self.split_seeds[r]
+                )
+                for f, (train, test) in enumerate(splitter.split(np.zeros(y.size), y)):
+                    fold = self._fold(r, f, train, test)
+                    self._baselines(fold)
+                    self._sampled(fold)
+
+    def _fold(self, r: int, f: int, train: np.ndarray, test: np.ndarray) -> _Fold:
+        frame, y = self.data.frame, self.data.y
+        enc = _Encoder(self.data.numeric, self.data.categorical).fit(frame[train])
+        return _Fold(
+            r,
+            f,
+            _derive(self.protocol.seed, 2, r, f),
+            enc.transform(frame[train]),
+            y[train],
+            enc.transform(frame[test]),
+            y[test],
+        )
+
+    def _record(
+        self,
+        fold: _Fold,
+        name: str,
+        proba: np.ndarray,
+        pred: np.ndarray,
+        fit_rows: int,
+        seconds: float,
+        y_true: np.ndarray,
+    ) -> None:
+        values, recall = fold_metrics(y_true, proba, pred, self.positive)
+        self.scores.append(
+            FoldScore(
+                name,
+                fold.repeat,
+                fold.index,
+                fold.seed,
+                fold.y_train.size,
+                fit_rows,
+                seconds,
+                values,
+                recall,
+            )
+        )
+
+    def _tick(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def _baselines(self, fold: _Fold) -> None:
+        """``none`` (and ``none+threshold``, its probabilities moved by the prior)
+        and ``class-weight``."""
+        positive, k = self.positive, self.k
+        y_train = fold.y_train
+        prior = np.bincount(y_train, minlength=k) / y_train.size
+        for name in ("none", "class-weight"):
+            t0 = time.perf_counter()
+            clf = make_classifier(
+                self.protocol.classifier, fold.seed, balanced=name == "class-weight"
+            )
+            clf.fit(fold.x_train, y_train)
+            seconds = time.perf_counter() - t0
+            proba = _full_proba(clf, fold.x_test, k)
+            pred = _predict(proba, positive)
+            self._record(fold, name, proba, pred, y_train.size, seconds, fold.y_test)
+            if name == "none":
+                if positive is not None:
+                    moved = _predict(proba, positive, float(prior[positive]))
+                else:
+                    moved = (proba / np.maximum(prior, 1e-12)).argmax(axis=1)
+                self._record(
+                    fold, "none+threshold", proba, moved, y_train.size, seconds, fold.y_test
+                )
+            self._tick()
+
+    def _sampled(self, fold: _Fold) -> None:
+        """Each sampler, fitted on its resampled training rows."""
+        for name in self.samplers:
+            t0 = time.perf_counter()
+            if self.protocol.resample_before_split:
+                xl, yl = self.leaked[name]
+                rng = np.random.default_rng(fold.seed)
+                order = rng.permutation(yl.size)
+                cut = yl.size // self.protocol.folds
+                test_l, train_l = order[:cut], order[cut:]
+                x_fit, y_fit = xl[train_l], yl[train_l]
+                x_eval, y_eval = xl[test_l], yl[test_l]
+            else:
+                x_fit, y_fit = self.resample(name, fold.x_train, fold.y_train, fold.seed)
+                x_eval, y_eval = fold.x_test, fold.y_test
+            clf = make_classifier(self.protocol.classifier, fold.seed)
+            clf.fit(x_fit, y_fit)
+            seconds = time.perf_counter() - t0
+            proba = _full_proba(clf, x_eval, self.k)
+            pred = _predict(proba, self.positive)
+            self._record(fold, name, proba, pred, y_fit.size, seconds, y_eval)
+            self._tick()
+
+
+def _result(
+    label: str,
+    data_: _Data,
+    protocol: _Protocol,
+    chosen: list[str],
+    cv: _CrossValidation,
+    warnings: list[str],
+    command: list[str] | None,
+) -> EvaluationResult:
+    """The result of a finished cross-validation, its verdict decided."""
+    positive, y = cv.positive, data_.y
+    k = len(data_.classes)
+    counts = np.bincount(y, minlength=k)
+    prevalence = float(counts[positive] / y.size) if positive is not None else 1.0 / k
+    metric = protocol.metric
+    result = EvaluationResult(
+        label=label,
+        display=data_.display,
+        classes=data_.classes,
+        counts=data_.counts,
+        positive=data_.classes[positive] if positive is not None else None,
+        prevalence=prevalence,
+        chance_average_precision=prevalence,
+        rows_total=data_.rows_total,
+        rows_used=int(y.size),
+        sampled=data_.sampled,
+        max_rows=protocol.max_rows,
+        numeric=data_.numeric,
+        categorical=data_.categorical,
+        excluded=data_.excluded,
+        classifier=protocol.classifier,
+        folds=protocol.folds,
+        repeats=protocol.repeats,
+        metric=metric,
+        seed=protocol.seed,
+        k_neighbors=protocol.k_neighbors,
+        strategies=chosen,
+        split_seeds=cv.split_seeds,
+        fold_scores=cv.scores,
+        verdict=Verdict(metric, None, "", "", {}, {}),
+        warnings=warnings,
+        resample_before_split=protocol.resample_before_split,
+        command=command,
+    )
+    table = {s: result.repeat_means(s, metric) for s in chosen}
+    brier = {s: result.summary(s, "brier")[0] for s in chosen}
+    result.verdict = decide(table, metric, brier)
+    return result
+
+
 def evaluate(
     data: str | os.PathLike[str] | pl.DataFrame,
     *,
@@ -828,160 +1128,23 @@ def evaluate(
     commits the classic leakage on purpose (resampling the whole data before the
     split); its scores are meaningless.
     """
-    from sklearn.model_selection import StratifiedKFold
-    from threadpoolctl import threadpool_limits
-
-    if folds < 2:
-        raise UsageError(f"--folds must be at least 2 (got {folds})")
-    if repeats < 1:
-        raise UsageError(f"--repeats must be at least 1 (got {repeats})")
-    if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", hint=f"choose one of {', '.join(METRICS)}")
-    if classifier not in CLASSIFIERS:
-        raise UsageError(
-            f"unknown classifier {classifier!r}", hint=f"choose one of {', '.join(CLASSIFIERS)}"
-        )
-    if max_rows < 2:
-        raise UsageError(f"--max-rows must be at least 2 (got {max_rows})")
-    check_k_neighbors(k_neighbors)
-    seed = resolve_seed(seed)[0]
-    chosen = parse_strategies(strategies)
-    data_, warnings = _load(data, label, read, max_rows, seed, exclude, drop_null_labels)
-    warnings += check_feasible(data_.classes, data_.counts, folds, chosen, k_neighbors)
-    if data_.sampled:
-        warnings.insert(
-            0,
-            f"evaluated on a seeded stratified sample of {data_.y.size:,} of "
-            f"{data_.rows_total:,} rows (--max-rows {max_rows:,})",
-        )
-    if repeats < 2:
-        warnings.append("with --repeats 1 the noise cannot be measured; the verdict names nothing")
-    if resample_before_split:
-        warnings.append(
-            "DEBUG: the samplers ran on the whole data before the split; their scores are "
-            "leaked and meaningless"
-        )
-    resample = resampler or own_resampler(k_neighbors)
-    k = len(data_.classes)
-    y = data_.y
-    counts = np.bincount(y, minlength=k)
-    binary = k == 2
-    positive = int(min(range(k), key=lambda i: (counts[i], data_.classes[i]))) if binary else None
-    samplers = [s for s in chosen if s in SAMPLERS]
-    fits_per_fold = 2 + len(samplers)
-    total = repeats * folds * fits_per_fold
-    done = 0
-    split_seeds = [_derive(seed, 1, r) for r in range(repeats)]
-    scores: list[FoldScore] = []
-
-    leaked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if resample_before_split:
-        enc = _Encoder(data_.numeric, data_.categorical).fit(data_.frame)
-        x_all = enc.transform(data_.frame)
-        for s in samplers:
-            leaked[s] = resample(s, x_all, y, _derive(seed, 3))
-
-    make_classifier(classifier, 0)  # import it now, so that no fit time counts an import
-    # The fits are small dense problems: BLAS threads only fight each other (4x slower here).
-    with threadpool_limits(1, user_api="blas"):
-        for r in range(repeats):
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=split_seeds[r])
-            for f, (train, test) in enumerate(splitter.split(np.zeros(y.size), y)):
-                fold_seed = _derive(seed, 2, r, f)
-                enc = _Encoder(data_.numeric, data_.categorical).fit(data_.frame[train])
-                x_train = enc.transform(data_.frame[train])
-                x_test = enc.transform(data_.frame[test])
-                y_train, y_test = y[train], y[test]
-                prior = np.bincount(y_train, minlength=k) / y_train.size
-
-                def record(
-                    name: str,
-                    proba: np.ndarray,
-                    pred: np.ndarray,
-                    fit_rows: int,
-                    seconds: float,
-                    y_true: np.ndarray,
-                    *,
-                    _r: int = r,
-                    _f: int = f,
-                    _seed: int = fold_seed,
-                    _n: int = train.size,
-                ) -> None:
-                    values, recall = fold_metrics(y_true, proba, pred, positive)
-                    scores.append(
-                        FoldScore(name, _r, _f, _seed, _n, fit_rows, seconds, values, recall)
-                    )
-
-                for name in ("none", "class-weight"):
-                    t0 = time.perf_counter()
-                    clf = make_classifier(classifier, fold_seed, balanced=name == "class-weight")
-                    clf.fit(x_train, y_train)
-                    seconds = time.perf_counter() - t0
-                    proba = _full_proba(clf, x_test, k)
-                    record(name, proba, _predict(proba, positive), y_train.size, seconds, y_test)
-                    if name == "none":
-                        if binary:
-                            assert positive is not None
-                            moved = _predict(proba, positive, float(prior[positive]))
-                        else:
-                            moved = (proba / np.maximum(prior, 1e-12)).argmax(axis=1)
-                        record("none+threshold", proba, moved, y_train.size, seconds, y_test)
-                    done += 1
-                    if progress:
-                        progress(done, total)
-                for name in samplers:
-                    t0 = time.perf_counter()
-                    if resample_before_split:
-                        xl, yl = leaked[name]
-                        rng = np.random.default_rng(fold_seed)
-                        order = rng.permutation(yl.size)
-                        cut = yl.size // folds
-                        test_l, train_l = order[:cut], order[cut:]
-                        x_fit, y_fit = xl[train_l], yl[train_l]
-                        x_eval, y_eval = xl[test_l], yl[test_l]
-                    else:
-                        x_fit, y_fit = resample(name, x_train, y_train, fold_seed)
-                        x_eval, y_eval = x_test, y_test
-                    clf = make_classifier(classifier, fold_seed)
-                    clf.fit(x_fit, y_fit)
-                    seconds = time.perf_counter() - t0
-                    proba = _full_proba(clf, x_eval, k)
-                    record(name, proba, _predict(proba, positive), y_fit.size, seconds, y_eval)
-                    done += 1
-                    if progress:
-                        progress(done, total)
-
-    prevalence = float(counts[positive] / y.size) if positive is not None else 1.0 / k
-    result = EvaluationResult(
-        label=label,
-        display=data_.display,
-        classes=data_.classes,
-        counts=data_.counts,
-        positive=data_.classes[positive] if positive is not None else None,
-        prevalence=prevalence,
-        chance_average_precision=prevalence,
-        rows_total=data_.rows_total,
-        rows_used=int(y.size),
-        sampled=data_.sampled,
-        max_rows=max_rows,
-        numeric=data_.numeric,
-        categorical=data_.categorical,
-        excluded=data_.excluded,
+    _check_settings(folds, repeats, metric, classifier, max_rows, k_neighbors)
+    protocol = _Protocol(
         classifier=classifier,
         folds=folds,
         repeats=repeats,
         metric=metric,
-        seed=seed,
+        seed=resolve_seed(seed)[0],
         k_neighbors=k_neighbors,
-        strategies=chosen,
-        split_seeds=split_seeds,
-        fold_scores=scores,
-        verdict=Verdict(metric, None, "", "", {}, {}),
-        warnings=warnings,
+        max_rows=max_rows,
         resample_before_split=resample_before_split,
-        command=command,
     )
-    table = {s: result.repeat_means(s, metric) for s in chosen}
-    brier = {s: result.summary(s, "brier")[0] for s in chosen}
-    result.verdict = decide(table, metric, brier)
-    return result
+    chosen = parse_strategies(strategies)
+    data_, warnings = _load(data, label, read, max_rows, protocol.seed, exclude, drop_null_labels)
+    _add_protocol_warnings(warnings, data_, protocol, chosen)
+    samplers = [s for s in chosen if s in SAMPLERS]
+    cv = _CrossValidation(
+        data_, protocol, samplers, resampler or own_resampler(k_neighbors), progress
+    )
+    cv.run()
+    return _result(label, data_, protocol, chosen, cv, warnings, command)

@@ -332,6 +332,72 @@ def _close(frames: Iterator[pl.DataFrame]) -> None:
         close()
 
 
+def _write_with_pyarrow(
+    frames: Iterator[pl.DataFrame],
+    path: Path,
+    fmt: str,
+    schema: pl.Schema,
+    dictionaries: dict[str, list[str]] | None,
+) -> None:
+    """Write the frames through a pyarrow writer, in the calling thread."""
+    writer = open_writer(path, fmt, schema, dictionaries)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        _close(frames)
+        writer.close()
+
+
+class _FrameSource:
+    """The frame stream as a polars IO source: read once at most, stopped between
+    frames when ``stop`` is set, its failure kept for the main thread."""
+
+    def __init__(self, frames: Iterator[pl.DataFrame], stop: threading.Event) -> None:
+        self.frames = frames
+        self.stop = stop
+        self.failure: list[BaseException] = []
+        self.calls = 0
+        self.done = threading.Event()
+
+    def __call__(
+        self,
+        with_columns: list[str] | None,
+        predicate: Any,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        self.calls += 1
+        if self.calls > 1:  # the stream can be read once only
+            raise RuntimeError("the output stream was asked for twice")
+        try:
+            for frame in self.frames:
+                if self.stop.is_set():
+                    raise SinkStopped
+                yield frame if with_columns is None else frame.select(with_columns)
+        except BaseException as exc:
+            self.failure.append(exc)
+            _close(self.frames)  # runs the stream's cleanup (temp files) now, in this thread
+            raise
+        finally:
+            self.done.set()
+
+
+def _sink(
+    lazy: pl.LazyFrame, path: Path, fmt: str, schema: pl.Schema, errors: list[BaseException]
+) -> None:
+    """Run polars' streaming sink of ``fmt``; an error goes to ``errors``."""
+    try:
+        if fmt == "parquet":
+            lazy.sink_parquet(path, compression="zstd", row_group_size=group_rows(schema))
+        elif fmt in ("csv", "tsv"):
+            lazy.sink_csv(path, separator="\t" if fmt == "tsv" else ",")
+        else:
+            lazy.sink_ndjson(path)
+    except BaseException as exc:  # handed to the main thread
+        errors.append(exc)
+
+
 def write_frames(
     frames: Iterator[pl.DataFrame],
     path: Path,
@@ -351,55 +417,21 @@ def write_frames(
     stream should check it between batches and raise :class:`SinkStopped`.
     """
     if fmt == "ipc" or (fmt == "parquet" and dictionaries):
-        writer = open_writer(path, fmt, schema, dictionaries)
-        try:
-            for frame in frames:
-                writer.write(frame)
-        finally:
-            _close(frames)
-            writer.close()
+        _write_with_pyarrow(frames, path, fmt, schema, dictionaries)
         return
 
     from polars.io.plugins import register_io_source
 
     stop = stop or threading.Event()
-    failure: list[BaseException] = []
-    calls = [0]
-    source_done = threading.Event()
-
-    def source(
-        with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
-    ) -> Iterator[pl.DataFrame]:
-        calls[0] += 1
-        if calls[0] > 1:  # the stream can be read once only
-            raise RuntimeError("the output stream was asked for twice")
-        try:
-            for frame in frames:
-                if stop.is_set():
-                    raise SinkStopped
-                yield frame if with_columns is None else frame.select(with_columns)
-        except BaseException as exc:
-            failure.append(exc)
-            _close(frames)  # runs the stream's cleanup (temp files) now, in this thread
-            raise
-        finally:
-            source_done.set()
-
+    source = _FrameSource(frames, stop)
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            if fmt == "parquet":
-                lazy.sink_parquet(path, compression="zstd", row_group_size=group_rows(schema))
-            elif fmt in ("csv", "tsv"):
-                lazy.sink_csv(path, separator="\t" if fmt == "tsv" else ",")
-            else:
-                lazy.sink_ndjson(path)
-        except BaseException as exc:  # handed to the main thread below
-            sink_error.append(exc)
-
-    worker = threading.Thread(target=run, name="rebalance-sink", daemon=True)
+    worker = threading.Thread(
+        target=_sink,
+        args=(lazy, path, fmt, schema, sink_error),
+        name="rebalance-sink",
+        daemon=True,
+    )
     worker.start()
     try:
         while worker.is_alive():
@@ -409,10 +441,10 @@ def write_frames(
         worker.join()
         # polars may return from an interrupted sink while the source is still
         # busy; give it a moment to see `stop` and clean up after itself
-        if calls[0]:
-            source_done.wait(10)
+        if source.calls:
+            source.done.wait(10)
         raise
-    real = [e for e in failure if not isinstance(e, GeneratorExit | SinkStopped)]
+    real = [e for e in source.failure if not isinstance(e, GeneratorExit | SinkStopped)]
     if real:
         raise real[0]
     if sink_error:

@@ -1,11 +1,12 @@
 """Per-batch row selection (undersample, oversample) and synthesis (SMOTE)."""
 
 from .select import RowSelector, expand, expanded_rows, index_series
-from .smote import SmoteClass, check_class_size, prepare_smote
+from .smote import SmoteClass, SmoteSettings, check_class_size, prepare_smote
 
 __all__ = [
     "RowSelector",
     "SmoteClass",
+    "SmoteSettings",
     "check_class_size",
     "expand",
     "expanded_rows",

@@ -157,34 +157,37 @@ def check_class_size(cls: str, n: int, k: int, usable: bool = False) -> None:
     )
 
 
-def prepare_smote(
-    pool: pl.DataFrame,
-    cls: str,
-    value: Any,
-    new_rows: int,
-    label: str,
-    features: Sequence[str],
-    id_columns: Sequence[str],
-    k: int,
-    seed: int,
-    drop_invalid: bool = False,
-    categorical: Sequence[str] = (),
-    named_categorical: bool = False,
-    scale: str = "none",
-    left_out_columns: dict[str, str] | None = None,
-) -> SmoteClass:
-    """Validate one class's pool, find its neighbours, and set up its draws.
+@dataclass(frozen=True)
+class SmoteSettings:
+    """What SMOTE is asked for, the same for every class it grows.
 
-    With ``drop_invalid``, rows with a null, NaN or infinite feature are left
-    out of the seeds and neighbours instead of failing the run.
-
-    ``categorical`` columns join the distance by the SMOTE-NC rule: one-hot,
-    each hot entry worth median(std of the numeric features) / sqrt(2), so two
-    rows that differ in one category are that median apart on it. Memory is
-    rows x (numeric features + categories), never rows x k x width.
-    ``scale="standard"`` divides each numeric feature by its standard deviation
-    in the class for the distance only; interpolation uses the raw values.
+    ``drop_invalid`` leaves rows with a null, NaN or infinite feature out of the
+    seeds and neighbours instead of failing the run. ``categorical`` columns join
+    the distance by the SMOTE-NC rule; ``named_categorical`` says the user named
+    them (so a column too wide is an error, not a column quietly left out).
+    ``scale="standard"`` divides each numeric feature by its standard deviation in
+    the class for the distance only.
     """
+
+    features: Sequence[str]
+    id_columns: Sequence[str]
+    k: int
+    seed: int
+    drop_invalid: bool = False
+    categorical: Sequence[str] = ()
+    named_categorical: bool = False
+    scale: str = "none"
+
+    def __post_init__(self) -> None:
+        for name in ("features", "id_columns", "categorical"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+def _usable_rows(
+    pool: pl.DataFrame, cls: str, features: Sequence[str], drop_invalid: bool
+) -> tuple[pl.DataFrame, int]:
+    """The pool without rows whose features are null, NaN or infinite, and how many
+    rows that left out (with none left out unless ``drop_invalid``: an error)."""
     bad = np.zeros(pool.height, dtype=bool)
     for f in features:
         col = pool[f]
@@ -203,64 +206,135 @@ def prepare_smote(
     left_out = int(bad.sum())
     if left_out:
         pool = pool.filter(pl.Series(~bad))
-    n = pool.height
-    check_class_size(cls, n, k, usable=bool(left_out))
+    return pool, left_out
+
+
+def _feature_matrix(pool: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """The numeric features as a C-contiguous float64 (rows, features) array."""
     if features:
         x = pool.select(pl.col(list(features)).cast(pl.Float64)).to_numpy()
     else:
-        x = np.zeros((n, 0))
+        x = np.zeros((pool.height, 0))
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
+    return x
+
+
+def _category_blocks(
+    pool: pl.DataFrame,
+    cls: str,
+    space: np.ndarray,
+    settings: SmoteSettings,
+    left_out_columns: dict[str, str] | None,
+) -> tuple[list[np.ndarray], list[str]]:
+    """The one-hot blocks of the categorical columns (SMOTE-NC) and their names.
+
+    Each hot entry is worth median(std of the numeric features) / sqrt(2), so two
+    rows that differ in one category are that median apart on it. A column that
+    looks like an identifier is left out (and noted in ``left_out_columns``) unless
+    the user named it, in which case too many values is an error.
+    """
+    n = pool.height
+    used: list[str] = []
+    blocks: list[np.ndarray] = []
+    spread = float(np.median(space.std(axis=0))) if space.shape[1] else 1.0
+    if not spread > 0:
+        spread = 1.0  # no numeric spread: every category mismatch counts 1
+    hot = spread / math.sqrt(2.0)
+    for c in settings.categorical:
+        codes = _value_codes(pool[c])
+        width = int(codes.max()) + 1 if n else 1  # code 0 is kept for null
+        distinct = pool[c].n_unique()
+        if width > CATEGORY_LIMIT and settings.named_categorical:
+            raise DataError(
+                f"column {c!r} has {distinct} distinct values in class {cls!r}, more than "
+                f"{CATEGORY_LIMIT}; one-hot it would cost {distinct} columns per row",
+                hint="leave it out of --categorical",
+            )
+        if not settings.named_categorical and (distinct > CATEGORY_LIMIT or 2 * distinct > n):
+            # an identifier or free text, not a category
+            if left_out_columns is not None:
+                left_out_columns[c] = (
+                    f"{distinct} distinct values in {n} rows of class {cls!r}: an identifier "
+                    "or free text, not a category (name it with --categorical to use it)"
+                )
+            continue
+        block = np.zeros((n, width))
+        block[np.arange(n), codes.astype(np.intp)] = hot
+        blocks.append(block)
+        used.append(c)
+    return blocks, used
+
+
+def _distance_space(
+    pool: pl.DataFrame,
+    cls: str,
+    x: np.ndarray,
+    settings: SmoteSettings,
+    left_out_columns: dict[str, str] | None,
+) -> tuple[np.ndarray, list[str]]:
+    """The space the neighbours are searched in (scaled features, then one-hot
+    categories) and the categorical columns it uses."""
     space = x
-    if scale == "standard" and x.shape[1]:
+    if settings.scale == "standard" and x.shape[1]:
         std = x.std(axis=0)
         space = x / np.where(std > 0, std, 1.0)
     used: list[str] = []
-    blocks: list[np.ndarray] = []
-    if categorical:
-        spread = float(np.median(space.std(axis=0))) if space.shape[1] else 1.0
-        if not spread > 0:
-            spread = 1.0  # no numeric spread: every category mismatch counts 1
-        hot = spread / math.sqrt(2.0)
-        for c in categorical:
-            codes = _value_codes(pool[c])
-            width = int(codes.max()) + 1 if n else 1  # code 0 is kept for null
-            distinct = pool[c].n_unique()
-            if width > CATEGORY_LIMIT and named_categorical:
-                raise DataError(
-                    f"column {c!r} has {distinct} distinct values in class {cls!r}, more than "
-                    f"{CATEGORY_LIMIT}; one-hot it would cost {distinct} columns per row",
-                    hint="leave it out of --categorical",
-                )
-            if not named_categorical and (distinct > CATEGORY_LIMIT or 2 * distinct > n):
-                # an identifier or free text, not a category
-                if left_out_columns is not None:
-                    left_out_columns[c] = (
-                        f"{distinct} distinct values in {n} rows of class {cls!r}: an identifier "
-                        "or free text, not a category (name it with --categorical to use it)"
-                    )
-                continue
-            block = np.zeros((n, width))
-            block[np.arange(n), codes.astype(np.intp)] = hot
-            blocks.append(block)
-            used.append(c)
-    if blocks:
-        space = np.ascontiguousarray(np.hstack([space, *blocks]))
+    if settings.categorical:
+        blocks, used = _category_blocks(pool, cls, space, settings, left_out_columns)
+        if blocks:
+            space = np.ascontiguousarray(np.hstack([space, *blocks]))
+        del blocks
     if space.shape[1] == 0:
         raise DataError(
             f"SMOTE has no feature to measure distances with in class {cls!r}",
             hint="name numeric columns with --features or categories with --categorical",
         )
-    nbrs, knn_method = neighbours(space, k)
-    if (nbrs < 0).any():  # a neighbour search that came back short is a bug, not data
-        raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {cls!r}")
-    del space, blocks
+    return space, used
+
+
+def _seed_ends(cls: str, n: int, new_rows: int, seed: int) -> np.ndarray:
+    """Cumulative synthetic rows per seed: s // n each, one more for the s % n
+    seeds with the smallest keys."""
     q, r = divmod(new_rows, n)
     per_seed = np.full(n, q, dtype=np.int64)
     if r:
         base = rng.stream_base(seed, "smote-seed", cls)
         _, thr = rng.chosen(base, n, r)
         per_seed += rng.keys(base, np.arange(n, dtype=np.uint64)) <= thr
+    return np.cumsum(per_seed)
+
+
+def prepare_smote(
+    pool: pl.DataFrame,
+    cls: str,
+    value: Any,
+    new_rows: int,
+    label: str,
+    settings: SmoteSettings,
+    left_out_columns: dict[str, str] | None = None,
+) -> SmoteClass:
+    """Validate one class's pool, find its neighbours, and set up its draws.
+
+    Memory is rows x (numeric features + categories), never rows x k x width.
+    Interpolation uses the raw feature values, whatever the distance was scaled by.
+    """
+    features, id_columns, k, seed = (
+        settings.features,
+        settings.id_columns,
+        settings.k,
+        settings.seed,
+    )
+    pool, left_out = _usable_rows(pool, cls, features, settings.drop_invalid)
+    n = pool.height
+    check_class_size(cls, n, k, usable=bool(left_out))
+    x = _feature_matrix(pool, features)
+    space, used = _distance_space(pool, cls, x, settings, left_out_columns)
+    nbrs, knn_method = neighbours(space, k)
+    if (nbrs < 0).any():  # a neighbour search that came back short is a bug, not data
+        raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {cls!r}")
+    del space
+    seed_ends = _seed_ends(cls, n, new_rows, seed)
     modes: dict[str, np.ndarray] = {}
     tie_bases: dict[str, np.uint64] = {}
     for name in pool.columns:
@@ -277,7 +351,7 @@ def prepare_smote(
         id_columns=tuple(id_columns),
         x=x,
         nbrs=nbrs,
-        seed_ends=np.cumsum(per_seed),
+        seed_ends=seed_ends,
         base_nb=rng.stream_base(seed, "smote-neighbour", cls),
         base_u=rng.stream_base(seed, "smote-gap", cls),
         new_rows=new_rows,

@@ -16,7 +16,7 @@ import polars as pl
 
 from ..columns import resolve_smote_columns
 from ..errors import UsageError
-from ..samplers.smote import SmoteClass, check_class_size, prepare_smote
+from ..samplers.smote import SmoteClass, SmoteSettings, check_class_size, prepare_smote
 from .base import (
     Direction,
     Kind,
@@ -121,14 +121,16 @@ class SmoteSynthesiser(Synthesiser):
             cell.value,
             new_rows,
             self.label,
-            self.features,
-            self.id_columns,
-            self.k,
-            self.seed,
-            drop_invalid=self.lenient,
-            categorical=self.categorical,
-            named_categorical=self.named_categorical,
-            scale=self.scale,
+            SmoteSettings(
+                features=self.features,
+                id_columns=self.id_columns,
+                k=self.k,
+                seed=self.seed,
+                drop_invalid=self.lenient,
+                categorical=self.categorical,
+                named_categorical=self.named_categorical,
+                scale=self.scale,
+            ),
             left_out_columns=outcome.left_out_columns,
         )
         if sc.left_out:
