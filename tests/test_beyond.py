@@ -902,3 +902,27 @@ def test_huge_shrinkage_keeps_integers_in_range():
         df, label="y", strategy="oversample", seed=5, shrinkage=1e300, exclude=["id"]
     )
     assert out["visits"].null_count() == 0 and out["age"].null_count() == 0
+
+
+def test_smote_messages_under_by_name_the_group_and_class(tmp_path, cli):
+    """A SMOTE refusal under --by names the group and the class, not the stream's key."""
+    rng = np.random.default_rng(3)
+    n = 300
+    frame = pl.DataFrame(
+        {
+            "g": rng.choice(["u", "v"], n),
+            "score": rng.normal(size=n),
+            "y": rng.choice(["a", "c"], n, p=[0.8, 0.2]),
+        }
+    ).with_columns(
+        score=pl.when((pl.col("y") == "c") & ((pl.col("y") == "c").cum_sum() == 1))
+        .then(None)
+        .otherwise(pl.col("score"))
+    )
+    src = tmp_path / "d.parquet"
+    frame.write_parquet(src)
+    res = cli("apply", src, "-l", "y", "-s", "smote", "--seed", "1", "--by", "g",
+              "-o", tmp_path / "o.parquet")  # fmt: skip
+    assert res.code == 3, res.stderr
+    assert "1 null, NaN or infinite value in class 'g=u / c', which SMOTE" in res.stderr
+    assert not (tmp_path / "o.parquet").exists()

@@ -313,8 +313,12 @@ def prepare_smote(
     label: str,
     settings: SmoteSettings,
     left_out_columns: dict[str, str] | None = None,
+    shown: str | None = None,
 ) -> SmoteClass:
     """Validate one class's pool, find its neighbours, and set up its draws.
+
+    ``cls`` names its random streams; ``shown`` names it in messages (under
+    ``--by``: the group and the class, not the stream's key).
 
     Memory is rows x (numeric features + categories), never rows x k x width.
     Interpolation uses the raw feature values, whatever the distance was scaled by.
@@ -325,23 +329,24 @@ def prepare_smote(
         settings.k,
         settings.seed,
     )
-    pool, left_out = _usable_rows(pool, cls, features, settings.drop_invalid)
+    name = cls if shown is None else shown
+    pool, left_out = _usable_rows(pool, name, features, settings.drop_invalid)
     n = pool.height
-    check_class_size(cls, n, k, usable=bool(left_out))
+    check_class_size(name, n, k, usable=bool(left_out))
     x = _feature_matrix(pool, features)
-    space, used = _distance_space(pool, cls, x, settings, left_out_columns)
+    space, used = _distance_space(pool, name, x, settings, left_out_columns)
     nbrs, knn_method = neighbours(space, k)
     if (nbrs < 0).any():  # a neighbour search that came back short is a bug, not data
-        raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {cls!r}")
+        raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {name!r}")
     del space
     seed_ends = _seed_ends(cls, n, new_rows, seed)
     modes: dict[str, np.ndarray] = {}
     tie_bases: dict[str, np.uint64] = {}
-    for name in pool.columns:
-        if name in features or name == label or name in id_columns:
+    for col in pool.columns:
+        if col in features or col == label or col in id_columns:
             continue
-        modes[name] = mode_candidates(_value_codes(pool[name]), nbrs)
-        tie_bases[name] = rng.stream_base(seed, f"smote-tie\x1f{name}", cls)
+        modes[col] = mode_candidates(_value_codes(pool[col]), nbrs)
+        tie_bases[col] = rng.stream_base(seed, f"smote-tie\x1f{col}", cls)
     return SmoteClass(
         cls=cls,
         value=value,

@@ -132,6 +132,7 @@ class SmoteSynthesiser(Synthesiser):
                 scale=self.scale,
             ),
             left_out_columns=outcome.left_out_columns,
+            shown=cell.shown,
         )
         if sc.left_out:
             outcome.warnings.append(
