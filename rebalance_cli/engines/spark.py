@@ -50,6 +50,7 @@ from .. import rng
 from .. import strategies as registry
 from ..cells import Layout, counts_layout, per_class
 from ..classes import COUNT, ClassIndex
+from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
 from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
 from ..plan import Plan, TargetSpec
@@ -707,7 +708,7 @@ def inspect_spark(
     master: str | None = None,
 ) -> Any:
     """``inspect`` with Spark: the class distribution from one ``groupBy``."""
-    from ..api import Distribution  # the one public result type; api imports no engine lazily
+    from ..api import Distribution  # upward, so imported here: api imports this module lazily
 
     spark, created = get_session(master)
     try:
@@ -718,8 +719,6 @@ def inspect_spark(
             raise InputOutputError(f"cannot read {name}: no such file or directory")
         with _spark_errors(name):
             df = read_input(spark, name, fmt, read)
-            from ..columns import check_label
-
             check_label(polars_schema(df), label, name)
             layout = SparkEngine(df, name).count(label, [], max_classes)
     finally:
