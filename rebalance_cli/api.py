@@ -26,6 +26,7 @@ from .request import (
     DEFAULT_MAX_OUTPUT_ROWS,
     Progress,
     build,
+    given_options,
 )
 from .stages import Stages
 
@@ -163,7 +164,8 @@ def rebalance(
         strategy=strategy,
         target=target,
         seed=seed,
-        options=strategy_options(
+        options=given_options(
+            options,
             k_neighbors=k_neighbors,
             features=features,
             exclude=exclude,
@@ -172,8 +174,7 @@ def rebalance(
             scale=scale,
             grow_with=grow_with,
             weight_column=weight_column,
-        )
-        | dict(options or {}),
+        ),
         stages=Stages(
             by=None if by is None else tuple(by),
             group_policy=group_policy,
@@ -234,7 +235,8 @@ def resample_frame(
         strategy=strategy,
         target=target,
         seed=seed,
-        options=strategy_options(
+        options=given_options(
+            options,
             k_neighbors=k_neighbors,
             features=features,
             exclude=exclude,
@@ -243,8 +245,7 @@ def resample_frame(
             scale=scale,
             grow_with=grow_with,
             weight_column=weight_column,
-        )
-        | dict(options or {}),
+        ),
         stages=Stages(
             by=None if by is None else tuple(by),
             group_policy=group_policy,
@@ -257,8 +258,3 @@ def resample_frame(
         max_classes=None,
     )
     return local.run_frame(request, frame)
-
-
-def strategy_options(**given: Any) -> dict[str, Any]:
-    """The strategy options of the public keyword arguments (None: not given)."""
-    return {k: v for k, v in given.items() if v is not None}

@@ -93,6 +93,42 @@ def grouped_layout(
     """Pass 1 with ``--by``: rows per (group, class), reading those columns only."""
     keys = [*by, label]
     frame = lf.select(keys).group_by(keys).agg(pl.len().alias(COUNT)).collect()
+    return grouped_counts_layout(frame, label, by, max_cells)
+
+
+def check_classes(frame: pl.DataFrame, label: str, max_classes: int | None) -> None:
+    """``--max-classes`` against a (label, count) frame."""
+    distinct = frame.height - int(frame[label].null_count() > 0)
+    if max_classes is not None and distinct > max_classes:
+        raise DataError(
+            f"label column {label!r} has {distinct} distinct values, more than "
+            f"--max-classes {max_classes}",
+            hint="it looks like an id or a continuous column; check --label, "
+            "or raise --max-classes",
+        )
+
+
+def counts_layout(
+    frame: pl.DataFrame, label: str, by: Sequence[str], max_classes: int | None
+) -> Layout:
+    """The layout of counted rows: ``frame`` holds [*by, label, COUNT], one row per key.
+
+    Any engine's pass 1 ends here (the local one with a polars group-by, Spark's
+    with a collected ``groupBy``); ``--max-classes`` limits the classes, or the
+    (group, class) pairs to 1000 times it with ``--by``.
+    """
+    if by:
+        limit = None if max_classes is None else max_classes * 1000
+        return grouped_counts_layout(frame, label, by, limit)
+    check_classes(frame, label, max_classes)
+    return class_layout(ClassIndex.from_counts(label, frame))
+
+
+def grouped_counts_layout(
+    frame: pl.DataFrame, label: str, by: Sequence[str], max_cells: int | None
+) -> Layout:
+    """The ``--by`` layout of a [*by, label, COUNT] frame (one row per key)."""
+    keys = [*by, label]
     nulls = int(frame.filter(pl.col(label).is_null())[COUNT].sum() or 0)
     frame = frame.filter(pl.col(label).is_not_null())
     if max_cells is not None and frame.height > max_cells:

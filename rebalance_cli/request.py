@@ -81,6 +81,12 @@ class Request:
         return list(self.stages.by or ())
 
 
+def given_options(options: Mapping[str, Any] | None = None, **named: Any) -> dict[str, Any]:
+    """The strategy options of the public keyword arguments (None: not given), then
+    ``options`` (a plug-in's own, or any by name) over them."""
+    return {k: v for k, v in named.items() if v is not None} | dict(options or {})
+
+
 def _listed(value: Sequence[str] | str | None) -> list[str] | None:
     if value is None or not isinstance(value, str):
         return None if value is None else list(value)

@@ -286,6 +286,127 @@ def test_allocate_splits_exactly_among_partitions_with_k_plus_one_rows(counts, t
         assert int(out.sum()) == 0
 
 
+# ------------------------------------------------------------------- one program, every stage
+
+PARITY = {
+    "hybrid-oversample": {"strategy": "hybrid", "target": "100", "grow_with": "oversample"},
+    "hybrid-smote": {
+        "strategy": "hybrid",
+        "target": "100",
+        "grow_with": "smote",
+        "id_columns": ["id"],
+        "k_neighbors": 4,
+    },
+    "weight": {"strategy": "weight"},
+    "by-undersample": {"strategy": "undersample", "by": ["city", "member"]},
+    "by-smote": {"strategy": "smote", "by": ["city"], "id_columns": ["id"], "k_neighbors": 4},
+}
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+@pytest.mark.parametrize("case", list(PARITY))
+def test_every_strategy_and_by_give_the_local_rows(spark, data, partitions, case):
+    """The whole ordered frame equals the local engine's, whatever the partitioning."""
+    from rebalance_cli.engines.spark import resample_spark
+
+    kw = PARITY[case]
+    want = local(data, seed=13, **kw)
+    with split(spark, partitions, data) as df:
+        got = collect(resample_spark(df, label="y", seed=13, **kw))
+    assert got["id"].to_list() == want["id"].to_list()
+    assert got.equals(want)
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+def test_shrinkage_gives_the_local_rows(spark, data, partitions):
+    """Shrinkage jitters duplicates by the per-cell std: Spark's stddev_pop and polars'
+    std(ddof=0) may differ in the last bits, so the jittered float columns are compared
+    with rtol 1e-12 (every other column, and the row order by id, exactly)."""
+    from rebalance_cli.engines.spark import resample_spark
+
+    kw = {"strategy": "oversample", "target": "0.3", "shrinkage": 0.5, "id_columns": ["id"]}
+    want = local(data, seed=21, **kw)
+    with split(spark, partitions, data) as df:
+        got = collect(resample_spark(df, label="y", seed=21, **kw))
+    assert got["id"].to_list() == want["id"].to_list()
+    floats = [c for c, t in want.schema.items() if t.is_float()]
+    assert got.drop(floats).equals(want.drop(floats))
+    for c in floats:
+        np.testing.assert_allclose(got[c].to_numpy(), want[c].to_numpy(), rtol=1e-12)
+    jittered = want.filter(pl.col("id").is_duplicated())
+    assert jittered.height > 0
+    assert (jittered.group_by("id").agg(pl.col("score").n_unique())["score"] > 1).any()
+
+
+def _read(path: Path) -> pl.DataFrame:
+    return pl.read_parquet(path)
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+def test_test_split_gives_the_local_train_and_test_rows(spark, data, tmp_path, partitions):
+    from rebalance_cli import rebalance
+    from rebalance_cli.engines.spark import resample_dataframe
+
+    kw = {"strategy": "hybrid", "target": "100", "grow_with": "smote", "id_columns": ["id"]}
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    rebalance(data, train, label="y", seed=17, test_size=0.25, test_output=test, **kw)
+    with split(spark, partitions, data) as df:
+        run = resample_dataframe(df, label="y", seed=17, test_size=0.25, **kw)
+        got_train, got_test = collect(run.frame), collect(run.test)
+    assert got_test.height == 890
+    assert got_test.equals(_read(test))
+    assert got_train.equals(_read(train))
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+def test_bags_give_the_local_bags(spark, data, tmp_path, partitions):
+    from rebalance_cli import rebalance
+    from rebalance_cli.engines.spark import resample_dataframe
+
+    rebalance(data, tmp_path / "bag-{bag}.parquet", label="y", strategy="undersample", seed=19,
+              bags=3)  # fmt: skip
+    with split(spark, partitions, data) as df:
+        run = resample_dataframe(df, label="y", strategy="undersample", seed=19, bags=3)
+        got = [collect(b) for b in run.bags]
+    assert len(got) == 3
+    for b, frame in enumerate(got, start=1):
+        assert frame.equals(_read(tmp_path / f"bag-{b}.parquet")), b
+    assert got[0]["id"].to_list() != got[1]["id"].to_list()
+
+
+def test_cli_writes_test_split_and_bags_as_folders(spark, cli, data, tmp_path):
+    out, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    rep = tmp_path / "report.json"
+    res = cli("apply", data, "-l", "y", "-s", "oversample", "--seed", "3", "-o", out,
+              "--test-size", "0.2", "--test-output", test, "--report", rep, "--engine", "spark",
+              "-q")  # fmt: skip
+    assert res.code == 0, res.stderr
+    assert listing(tmp_path) == {"train.parquet", "test.parquet", "report.json"}
+    local_out = tmp_path / "local"
+    local_out.mkdir()
+    res = cli("apply", data, "-l", "y", "-s", "oversample", "--seed", "3",
+              "-o", local_out / "train.parquet", "--test-size", "0.2",
+              "--test-output", local_out / "test.parquet", "--json")  # fmt: skip
+    assert res.code == 0, res.stderr
+    local_doc, doc = json.loads(res.stdout), json.loads(rep.read_text())
+    for name in ("train", "test"):
+        got = pl.read_parquet(tmp_path / f"{name}.parquet" / "*.parquet")
+        want = pl.read_parquet(local_out / f"{name}.parquet")
+        assert got.with_columns(pl.col("seen_at").dt.replace_time_zone(None)).equals(want)
+    for key in ("plan", "class_counts", "rows"):
+        assert doc[key] == local_doc[key], key
+    assert doc["split"]["counts"] == local_doc["split"]["counts"]
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    res = cli("apply", data, "-l", "y", "-s", "undersample", "--seed", "3", "--bags", "2",
+              "-o", f"{bags}/", "--engine", "spark", "--json")  # fmt: skip
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert listing(bags) == {"bag-1.parquet", "bag-2.parquet"}
+    assert [b["rows"] for b in doc["bags"]] == [180, 180]
+    assert doc["rows"]["written"] == 360
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -401,8 +522,7 @@ def test_cli_csv_in_csv_out(spark, cli, tmp_path):
         (["--shuffle"], 2, "--shuffle is not supported with --engine spark"),
         (["--engine", "local", "--spark-master", "local[1]"], 2, "--spark-master needs --engine"),
         (["--engine", "dask"], 2, "--engine 'dask' is not an engine"),
-        (["-s", "hybrid"], 2, "--strategy hybrid is not supported with --engine spark"),
-        (["--bags", "3"], 2, "--bags is not supported with --engine spark"),
+        (["--bags", "3"], 2, "--bags 3 needs an output that holds {bag} or is a folder"),
         (["--label", "Y"], 3, "label column 'Y' is not in"),
         (["-k", "80", "-s", "smote"], 3, "class 'c' has 60 rows; SMOTE with k=80 needs"),
     ],
@@ -422,12 +542,27 @@ def test_local_only_options_are_refused_not_ignored(spark, data, tmp_path):
     from rebalance_cli.engines.spark import rebalance_spark
 
     out = tmp_path / "o.parquet"
-    with pytest.raises(UsageError, match="--test-size is not supported with --engine spark"):
-        rebalance_spark(data, out, label="y", strategy="undersample", test_size=0.2)
+    with pytest.raises(UsageError, match="--shuffle is not supported with --engine spark"):
+        rebalance_spark(data, out, label="y", strategy="undersample", shuffle=True)
     report = rebalance_spark(
         data, out, label="y", strategy="undersample", seed=1, chunk_size=10, progress=print
     )
     assert report.counts_after == {"a": 60, "b": 60, "c": 60}
+
+
+def test_a_strategy_that_does_not_declare_spark_is_refused(spark, data, monkeypatch):
+    from rebalance_cli import strategies as registry
+    from rebalance_cli.engines.spark import resample_spark
+
+    monkeypatch.setattr(type(registry.get("weight")), "engines", frozenset({"local"}))
+    df = spark.read.parquet(str(data))
+    with pytest.raises(UsageError, match="--strategy weight is not supported with --engine spark"):
+        resample_spark(df, label="y", strategy="weight")
+    try:
+        resample_spark(df, label="y", strategy="weight")
+    except UsageError as err:
+        assert err.hint is not None
+        assert "undersample, oversample, smote, hybrid;" in err.hint
 
 
 def test_cli_io_errors(spark, cli, data, tmp_path):

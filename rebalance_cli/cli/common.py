@@ -166,13 +166,7 @@ def engine_of(engine: str, master: str | None, local: Callable[..., Any]) -> Cal
         raise UsageError(f"--engine {engine!r} is not an engine", hint="use local or spark")
     from ..engines import spark
 
-    twin = functools.partial(getattr(spark, f"{local.__name__}_spark"), master=master)
-
-    def call(*args: Any, options: dict[str, Any] | None = None, **kw: Any) -> Any:
-        given = {k: v for k, v in (options or {}).items() if v is not None}
-        return twin(*args, **given, **kw)
-
-    return call
+    return functools.partial(getattr(spark, f"{local.__name__}_spark"), master=master)
 
 
 ConfigOpt = Annotated[

@@ -267,3 +267,28 @@ def finish_report(report: Report, prepared: Prepared, request: Request, outcome:
         return
     report.timings[getattr(synth, "timing", "synthesis")] = outcome.seconds
     report.parameters.update(request.strategy.report(prepared.setup, outcome))
+
+
+def stage_sections(
+    prepared: Prepared, request: Request, test_fmt: str | None, bag_names: Sequence[str]
+) -> dict[str, Any]:
+    """The report's ``split`` and ``bags`` sections, as the plan fixes them."""
+    program = prepared.program
+    layout = program.layout
+    out: dict[str, Any] = {}
+    if program.split is not None:
+        out["split"] = {
+            "test_size": float(program.split.share),
+            "path": request.stages.test_output,
+            "format": test_fmt,
+            "counts": per_class(layout, program.split.counts),
+            "rows": sum(program.split.counts),
+            "train_counts": per_class(layout, program.before),
+        }
+    if program.bag_seeds:
+        names = list(bag_names) or [None] * len(program.bag_seeds)
+        out["bags"] = [
+            {"bag": b + 1, "seed": s, **({"path": n} if n is not None else {})}
+            for b, (s, n) in enumerate(zip(program.bag_seeds, names, strict=True))
+        ]
+    return out

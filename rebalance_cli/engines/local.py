@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..cells import Layout, class_layout, grouped_layout, per_class
+from ..cells import Layout, check_classes, class_layout, grouped_layout, per_class
 from ..classes import COUNT, ClassIndex
 from ..errors import DataError
 from ..io import (
@@ -49,7 +49,14 @@ from ..stages.bags import bag_paths
 from ..stages.shrinkage import STD_BATCH, cell_std
 from ..stages.shuffle import shuffled
 from ..strategies import Outcome
-from .driver import Prepared, base_report, check_output_rows, finish_report, prepare
+from .driver import (
+    Prepared,
+    base_report,
+    check_output_rows,
+    finish_report,
+    prepare,
+    stage_sections,
+)
 from .program import Program
 
 
@@ -59,14 +66,7 @@ def count_classes(
     """Pass 1: the class counts, reading the label column only (streaming)."""
     with reading(display):
         frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias(COUNT)).collect()
-    distinct = frame.height - int(frame[label].null_count() > 0)
-    if max_classes is not None and distinct > max_classes:
-        raise DataError(
-            f"label column {label!r} has {distinct} distinct values, more than "
-            f"--max-classes {max_classes}",
-            hint="it looks like an id or a continuous column; check --label, "
-            "or raise --max-classes",
-        )
+    check_classes(frame, label, max_classes)
     return ClassIndex.from_counts(label, frame)
 
 
@@ -313,21 +313,9 @@ def _report(
     )
     if request.settings is not None:
         report.extra["settings"] = request.settings
-    if program.split is not None:
-        report.extra["split"] = {
-            "test_size": float(program.split.share),
-            "path": request.stages.test_output,
-            "format": targets.test_fmt,
-            "counts": per_class(layout, program.split.counts),
-            "rows": sum(program.split.counts),
-            "train_counts": per_class(layout, program.before),
-        }
-    if program.bag_seeds:
-        names = [name for name, _, _ in targets.bags] or [None] * len(program.bag_seeds)
-        report.extra["bags"] = [
-            {"bag": b + 1, "seed": s, **({"path": n} if n is not None else {})}
-            for b, (s, n) in enumerate(zip(program.bag_seeds, names, strict=True))
-        ]
+    report.extra.update(
+        stage_sections(prepared, request, targets.test_fmt, [name for name, _, _ in targets.bags])
+    )
     return report
 
 

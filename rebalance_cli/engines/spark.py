@@ -1,28 +1,29 @@
-"""The Spark engine: the local plan and the local rows, on a Spark DataFrame.
+"""The Spark engine: the one program of engines/program.py, run inside ``mapInArrow``.
 
-The plan is ``make_plan`` on class counts from a ``groupBy``; every row's fate
-is the local engine's key of (seed, strategy, class, position within class),
-never ``rand()`` or ``sampleBy``. So counts are exact and the selected rows are
-those of the local engine, whatever the partitioning.
+The driver does what every engine does (``driver.prepare``): pass 1 is one
+``groupBy(spark_partition_id(), *by, label).count()``, collected into the
+local ``Layout`` (``cells.counts_layout``); the plan, the program and the
+report are the local ones. Pass 2 runs the program in every partition: the
+partition's runner is first moved to the position of its first row within
+every cell (``Runner.seek``, from prefix sums of the per-partition counts),
+then fed each Arrow batch with its cell codes. A row's fate depends only on
+(seed, stream, cell, position in cell), so every partitioning gives the local
+rows, in the local order.
 
-Row order, and therefore a row's position within its class, is the order of
-(partition, row within partition): for one file read by Spark that is the file
-order, however many splits it is cut into. Two passes see it:
+One ``mapInArrow`` per sink (the output, the test split, each bag) and one for
+the pool of the cells a synthesiser grows: the program is deterministic, so
+each pass selects the same rows. The pool is collected to the driver in input
+order and synthesised there; the new rows follow the input rows, as locally.
 
-    pass 1  groupBy(spark_partition_id(), label).count() -> class counts per partition
-            -> ClassIndex and plan on the driver; prefix sums give each (partition,
-            class) the position of its first row
-    pass 2  mapInArrow: per batch, class codes and positions (the local numpy
-            code), copies per row; filter the zeros, explode the copies
+Row order is (partition, row within partition): for one file read by Spark,
+the file order however it is split. Every partition checks that it held the
+rows pass 1 counted, so an input whose order changes between two reads fails
+instead of giving other rows.
 
-Pass 2 checks that every partition held the rows pass 1 counted, so an input
-whose order changes between two reads fails instead of giving other rows.
-
-SMOTE keeps every input row. A class it grows is collected to the driver when
-it has at most ``smote_driver_rows`` rows, ordered by position and synthesised
-by the local code (the rows are the local engine's); a larger class is grown
-within each partition instead (approximate: neighbours come from the same
-partition only; the counts stay exact), with a warning.
+The one approximate path: a grown cell larger than ``smote_driver_rows`` is
+synthesised within each partition (neighbours from the same partition only;
+the counts stay exact), with a warning. It needs a SMOTE-like synthesiser
+(``k``, ``features``, ``seed``) and runs without ``--by`` and ``--test-size``.
 
 pyspark is imported inside the functions, so the base install needs no JVM.
 """
@@ -30,7 +31,7 @@ pyspark is imported inside the functions, so the base install needs no JVM.
 from __future__ import annotations
 
 import contextlib
-import copy
+import dataclasses
 import os
 import sys
 import time
@@ -47,17 +48,27 @@ import polars as pl
 
 from .. import rng
 from .. import strategies as registry
-from ..api import Distribution
-from ..classes import COUNT, ClassIndex, class_positions
-from ..columns import check_label, resolve_smote_columns
+from ..cells import Layout, counts_layout, per_class
+from ..classes import COUNT, ClassIndex
+from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
 from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
-from ..plan import Plan, TargetSpec, make_plan, parse_target
+from ..plan import Plan, TargetSpec
 from ..report import Report, write_report
-from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, resolve_seed
-from ..samplers import RowSelector, SmoteSettings, check_class_size, prepare_smote
-from ..strategies.smote import check_k_neighbors
-from .driver import label_warnings
+from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, build, given_options
+from ..stages import Stages
+from ..stages.bags import bag_paths
+from ..stages.shrinkage import std_matrix
+from ..strategies import Outcome
+from .driver import (
+    Prepared,
+    base_report,
+    check_output_rows,
+    finish_report,
+    prepare,
+    stage_sections,
+)
+from .program import TEST, Cell, Program, shown_cell
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,11 +82,9 @@ warnings.filterwarnings(
 PID = "__rebalance_partition__"
 CODE = "__rebalance_class__"
 POS = "__rebalance_position__"
-COPIES = "__rebalance_copies__"
-REPEAT = "__rebalance_repeat__"
 BAD = "__rebalance_bad__"
+POOL = "pool"  # the sink of the rows a synthesiser grows (program.TEST: the test split)
 SPARK_FORMATS = ("csv", "tsv", "parquet")
-SPARK_STRATEGIES = ("undersample", "oversample", "smote")
 DEFAULT_SMOTE_DRIVER_ROWS = 2_000_000
 SMOTE_DRIVER_ROWS_CONF = "spark.rebalance.smote.driverRows"
 SYNTHETIC_BATCH = 65_536
@@ -200,16 +209,6 @@ def _with_fields(df: DataFrame, *extra: tuple[str, Any]) -> Any:
     return StructType(fields)
 
 
-def _labels(batch: pa.RecordBatch, label: str) -> tuple[pl.Series, np.ndarray | None]:
-    """The label column of a batch, and a mask of its non-null rows (None when all are)."""
-    labels = pl.from_arrow(batch.column(label))
-    assert isinstance(labels, pl.Series)
-    if not labels.null_count():
-        return labels, None
-    valid = labels.is_not_null()
-    return labels.filter(valid), valid.to_numpy()
-
-
 def _map(df: DataFrame, body: Any, schema: Any) -> DataFrame:
     """``mapInArrow`` over ``df`` with each row's partition id in a last column.
 
@@ -235,195 +234,135 @@ def _changed(pid: int) -> RuntimeError:
 # --------------------------------------------------------------------------- pass 1
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Class counts, per partition, as pass 1 found them."""
+@dataclass
+class SparkEngine:
+    """The driver's queries on a Spark DataFrame: pass 1 and the per-cell std."""
 
-    index: ClassIndex
-    per_partition: np.ndarray  # (partitions, classes) rows
+    df: DataFrame
+    display: str
+    name: str = "spark"
+    per_partition: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+
+    def count(self, label: str, by: list[str], max_classes: int | None) -> Layout:
+        """``groupBy(partition, *by, label).count()``, collected: the layout, and the
+        rows of every cell in every partition."""
+        from pyspark.sql import functions as F
+
+        keys = [*by, label]
+        with _spark_errors(self.display):
+            parts = self.df.rdd.getNumPartitions()
+            grouped = _collect(
+                self.df.select(F.spark_partition_id().alias(PID), *keys)
+                .groupBy(PID, *keys)
+                .agg(F.count(F.lit(1)).alias(COUNT))
+            )
+        totals = grouped.group_by(keys).agg(pl.col(COUNT).sum())
+        layout = counts_layout(totals, label, by, max_classes)
+        known = grouped.filter(pl.col(label).is_not_null())
+        pids = known[PID].to_numpy().astype(np.int64)
+        size = max(parts, int(pids.max()) + 1 if pids.size else 0)
+        per = np.zeros((size, len(layout)), dtype=np.int64)
+        if pids.size:
+            np.add.at(per, (pids, layout.codes(known)), known[COUNT].to_numpy())
+        self.per_partition = per
+        return layout
+
+    def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray:
+        """Population std of ``columns`` per cell (Spark's ``stddev_pop`` on doubles)."""
+        from pyspark.sql import functions as F
+
+        keys = [*layout.by, layout.label]
+        with _spark_errors(self.display):
+            stats = _collect(
+                self.df.filter(F.col(layout.label).isNotNull())
+                .groupBy(*keys)
+                .agg(*[F.stddev_pop(F.col(c).cast("double")).alias(c) for c in columns])
+            )
+        return std_matrix(stats, layout, columns)
 
     @property
     def starts(self) -> np.ndarray:
-        """Position, within its class, of each (partition, class)'s first row."""
+        """Position, within its cell, of each (partition, cell)'s first row."""
         return np.cumsum(self.per_partition, axis=0) - self.per_partition
-
-    @property
-    def partitions(self) -> int:
-        return int(self.per_partition.shape[0])
-
-
-def count_layout(df: DataFrame, label: str, max_classes: int | None = None) -> Layout:
-    """Pass 1: ``groupBy(partition, label).count()``, collected and indexed on the driver."""
-    from pyspark.sql import functions as F
-
-    parts = df.rdd.getNumPartitions()
-    grouped = _collect(
-        df.select(F.spark_partition_id().alias(PID), F.col(label))
-        .groupBy(PID, label)
-        .agg(F.count(F.lit(1)).alias(COUNT))
-    )
-    totals = grouped.group_by(label).agg(pl.col(COUNT).sum())
-    distinct = totals.height - int(totals[label].null_count() > 0)
-    if max_classes is not None and distinct > max_classes:
-        raise DataError(
-            f"label column {label!r} has {distinct} distinct values, more than "
-            f"--max-classes {max_classes}",
-            hint="it looks like an id or a continuous column; check --label, "
-            "or raise --max-classes",
-        )
-    index = ClassIndex.from_counts(label, totals)
-    known = grouped.filter(pl.col(label).is_not_null())
-    pids = known[PID].to_numpy().astype(np.int64)
-    size = max(parts, int(pids.max()) + 1 if pids.size else 0)
-    per = np.zeros((size, len(index)), dtype=np.int64)
-    if pids.size:
-        np.add.at(per, (pids, index.codes(known[label])), known[COUNT].to_numpy())
-    return Layout(index, per)
 
 
 # --------------------------------------------------------------------------- pass 2 (executors)
 
 
 @dataclass(frozen=True)
-class _Copies:
-    """mapInArrow body: copies per row by the local RowSelector, zeros filtered out."""
+class _Pass:
+    """mapInArrow body: one partition through the program; the frames of one sink out.
 
-    label: str
-    index: ClassIndex
-    selector: RowSelector
+    ``sink`` is an output (0 .. K-1), ``program.TEST`` or ``POOL`` (the pooled
+    rows with their cell code, partition and position among the partition's pool).
+    """
+
+    program: Program
     starts: np.ndarray
     per_partition: np.ndarray
-    with_copies: bool
+    sink: int | str
+    drop_nulls: bool
+    arrow: pa.Schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        pid = -1
-        sel = copy.copy(self.selector)  # shares the thresholds; own counters below
+        runner = None
+        pid, pooled = -1, 0
+        label = self.program.layout.label
         for pid, batch in _stamped(batches):
-            if sel.offsets is self.selector.offsets:  # the partition's first batch
-                sel.offsets = self.starts[pid].copy()
-                sel.written = np.zeros_like(sel.written)
-            labels, valid = _labels(batch, self.label)
-            got = sel.copies(self.index.codes(labels))
-            if valid is None:
-                copies = got
+            if runner is None:
+                runner = self.program.start(SYNTHETIC_BATCH)
+                runner.seek(self.starts[pid])
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            if self.drop_nulls:
+                frame = frame.filter(pl.col(label).is_not_null())
+            try:
+                codes = self.program.layout.codes(frame)
+            except LookupError:
+                raise _changed(pid) from None
+            fed = runner.feed(frame, codes)
+            if self.sink == TEST:
+                frames = [] if fed.test is None else [fed.test]
+            elif self.sink == POOL:
+                frames = [] if fed.pool is None else [self._pooled(fed, pid, pooled)]
+                pooled += 0 if fed.pool is None else fed.pool.height
             else:
-                copies = np.zeros(batch.num_rows, dtype=np.int64)
-                copies[valid] = got
-            keep = copies > 0
-            out = batch if keep.all() else batch.filter(pa.array(keep))
-            if self.with_copies:
-                out = out.append_column(COPIES, pa.array(copies[keep].astype(np.int32)))
-            if out.num_rows:
-                yield out
-        if pid >= 0 and not np.array_equal(sel.offsets, self.starts[pid] + self.per_partition[pid]):
-            raise _changed(pid)
+                frames = fed.outputs[int(self.sink)]
+            for out in frames:
+                yield from out.to_arrow().cast(self.arrow).to_batches()
+        if runner is not None:
+            counter = runner.split if runner.split is not None else runner.selectors[0]
+            if not np.array_equal(counter.offsets, self.starts[pid] + self.per_partition[pid]):
+                raise _changed(pid)
+
+    @staticmethod
+    def _pooled(fed: Any, pid: int, pooled: int) -> pl.DataFrame:
+        n = fed.pool.height
+        return fed.pool.with_columns(
+            pl.Series(PID, np.full(n, pid, dtype=np.int32)),
+            pl.Series(CODE, fed.pool_codes.astype(np.int32)),
+            pl.Series(POS, np.arange(pooled, pooled + n, dtype=np.int64)),
+        )
 
 
-@dataclass(frozen=True)
-class _Pool:
-    """mapInArrow body: the rows of some classes, with their class code and position."""
-
-    label: str
-    index: ClassIndex
-    starts: np.ndarray
-    wanted: np.ndarray  # bool per class
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        offsets = None
-        for pid, batch in _stamped(batches):
-            if offsets is None:
-                offsets = self.starts[pid].copy()
-            labels, valid = _labels(batch, self.label)
-            codes = self.index.codes(labels)
-            pos = class_positions(codes, offsets)
-            mine = self.wanted[codes]
-            if not mine.any():
-                continue
-            rows = np.flatnonzero(valid)[mine] if valid is not None else np.flatnonzero(mine)
-            out = batch.take(pa.array(rows))
-            out = out.append_column(CODE, pa.array(codes[mine].astype(np.int32)))
-            yield out.append_column(POS, pa.array(pos[mine]))
+def _sink(df: DataFrame, run: SparkRun, sink: int | str, schema: Any) -> DataFrame:
+    """The rows of one sink: the program over every partition (lazy)."""
+    body = _Pass(
+        run.prepared.program,
+        run.counter.starts,
+        run.counter.per_partition,
+        sink,
+        run.drop_nulls,
+        _to_arrow_schema(df, schema),
+    )
+    return _map(df, body, schema)
 
 
-@dataclass(frozen=True)
-class _SmoteSpec:
-    """What SMOTE needs besides the plan (the local engine's _Smote, plus the label)."""
+def _to_arrow_schema(df: DataFrame, schema: Any) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
 
-    label: str
-    features: tuple[str, ...]
-    id_columns: tuple[str, ...]
-    k: int
-    seed: int
-    lenient: bool
-    categorical: tuple[str, ...] = ()
-    named_categorical: bool = False
-    scale: str = "none"
-
-
-def partition_seed(seed: int, cls: str, pid: int) -> int:
-    """The seed of one class's SMOTE inside one partition (the approximate path)."""
-    return int(rng.stream_base(seed, "smote-partition", f"{cls}\x1f{pid}"))
-
-
-@dataclass(frozen=True)
-class _PartitionSmote:
-    """mapInArrow body: SMOTE within one partition for the classes too big for the driver."""
-
-    index: ClassIndex
-    spec: _SmoteSpec
-    new_rows: np.ndarray  # (partitions, classes) synthetic rows to make
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        pid = -1
-        need = None
-        pool: list[pl.DataFrame] = []
-        pool_codes: list[np.ndarray] = []
-        schema = None
-        for pid, batch in _stamped(batches):
-            need = self.new_rows[pid]
-            if not need.any():
-                continue
-            schema = batch.schema
-            labels, valid = _labels(batch, self.spec.label)
-            codes = self.index.codes(labels)
-            mine = need[codes] > 0
-            if mine.any():
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                if valid is not None:
-                    frame = frame.filter(pl.Series(valid))
-                pool.append(frame.filter(pl.Series(mine)))
-                pool_codes.append(codes[mine])
-        if not pool or schema is None or need is None:
-            return
-        frame = pl.concat(pool)
-        codes = np.concatenate(pool_codes)
-        for i in np.flatnonzero(need):
-            part = frame.filter(pl.Series(codes == i))
-            token = self.index.tokens[i]
-            sc = prepare_smote(
-                part,
-                token,
-                self.index.value(int(i)),
-                int(need[i]),
-                self.spec.label,
-                SmoteSettings(
-                    features=self.spec.features,
-                    id_columns=self.spec.id_columns,
-                    k=self.spec.k,
-                    seed=partition_seed(self.spec.seed, token, pid),
-                    drop_invalid=self.spec.lenient,
-                    categorical=self.spec.categorical,
-                    named_categorical=self.spec.named_categorical,
-                    scale=self.spec.scale,
-                ),
-            )
-            for out in sc.batches(part.schema, SYNTHETIC_BATCH):
-                yield from out.to_arrow().cast(schema).to_batches()
+    tz = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    return to_arrow_schema(schema, timezone=tz)
 
 
 # --------------------------------------------------------------------------- the run
@@ -431,22 +370,153 @@ class _PartitionSmote:
 
 @dataclass
 class SparkRun:
-    """A planned Spark resample: the output DataFrame (lazy) and what the report needs."""
+    """A planned Spark run: the output DataFrames (lazy) and what the report needs."""
 
-    frame: DataFrame
-    plan: Plan
-    layout: Layout
-    seed: int
+    prepared: Prepared
+    counter: SparkEngine
+    schema: pl.Schema
     warnings: list[str]
     engine: dict[str, Any]
-    features: list[str] = field(default_factory=list)
-    categorical: list[str] = field(default_factory=list)
-    knn: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    outcome: Outcome
+    drop_nulls: bool
+    timings: dict[str, float]
+    frame: DataFrame | None = None  # the output (the first bag with --bags)
+    test: DataFrame | None = None  # the test split with --test-size
+    bags: list[DataFrame] = field(default_factory=list)
+
+    @property
+    def program(self) -> Program:
+        return self.prepared.program
+
+    @property
+    def plan(self) -> Plan | None:
+        """The plan, without ``--by`` (with it, every group has one: ``prepared.cellplan``)."""
+        plans = self.prepared.cellplan.plans
+        return plans[0] if plans and not self.program.layout.by else None
 
     @property
     def nulls(self) -> int:
-        return self.layout.index.nulls
+        return self.program.layout.nulls
+
+
+def check_engine(request: Request) -> None:
+    """What the request asks that the Spark engine does not do."""
+    strategy = request.strategy
+    if "spark" not in strategy.engines:
+        runs = [s.name for s in registry.all_strategies() if "spark" in s.engines]
+        raise UsageError(
+            f"--strategy {strategy.name} is not supported with --engine spark",
+            hint=f"the Spark engine runs {', '.join(runs)}; use --engine local",
+        )
+    if request.stages.shuffle:
+        raise UsageError(
+            "--shuffle is not supported with --engine spark (it orders the whole output in one "
+            "bounded-memory stream, and Spark writes its partitions in parallel)",
+            hint="use --engine local, or shuffle the folder in Spark afterwards",
+        )
+
+
+def plan_run(
+    df: DataFrame,
+    request: Request,
+    display: str,
+    order_by: str | None = None,
+    smote_driver_rows: int | None = None,
+    input_format: str | None = None,
+) -> SparkRun:
+    """Pass 1, the plan and the program on ``df``; then (unless a dry run) every sink."""
+    check_engine(request)
+    schema = polars_schema(df)
+    if order_by is not None:
+        if order_by not in schema:
+            raise DataError(f"order_by names column {order_by!r}, which is not in {display}")
+        df = df.orderBy(order_by)
+    counter = SparkEngine(df, display)
+    timings: dict[str, float] = {}
+    warnings = list(request.warnings)
+    prepared = prepare(counter, schema, display, request, timings, warnings, input_format)
+    check_output_rows(prepared, request)
+    spark = df.sparkSession
+    engine: dict[str, Any] = {
+        "name": "spark",
+        "spark_version": spark.version,
+        "master": spark.sparkContext.master,
+        "input_partitions": int(counter.per_partition.shape[0]),
+        "row_order": f"order_by {order_by}" if order_by else "partition order",
+    }
+    outcome = Outcome(warnings=warnings)
+    run = SparkRun(
+        prepared, counter, schema, warnings, engine, outcome, request.drop_null_labels, timings
+    )
+    if not request.dry_run:
+        _build_frames(df, run, smote_driver_rows)
+    return run
+
+
+def _build_frames(df: DataFrame, run: SparkRun, smote_driver_rows: int | None) -> None:
+    """The lazy frame of every sink; the synthetic rows (made now, on the driver) appended."""
+    from pyspark.sql.types import DoubleType
+
+    program = run.program
+    out_schema = df.schema
+    if program.weight_column is not None:
+        out_schema = _with_fields(df, (program.weight_column, DoubleType()))
+    if program.bag_seeds:
+        run.bags = [_sink(df, run, k, out_schema) for k in range(program.sinks)]
+        run.frame = run.bags[0]
+    else:
+        run.frame = _sink(df, run, 0, out_schema)
+    if program.split is not None:
+        run.test = _sink(df, run, TEST, df.schema)
+    if program.synthesiser is None:
+        tops = [int((s.q + s.extra).max(initial=0)) for s in program.selectors()]
+        run.engine["selection"] = (
+            "explode of per-row copy counts"
+            if max(tops) > 1
+            else "filter (each row kept 0 or 1 time)"
+        )
+        return
+    limit = _smote_driver_rows(df.sparkSession, smote_driver_rows)
+    on_driver = [i for i in program.grow if program.before[i] <= limit]
+    in_partitions = [i for i in program.grow if program.before[i] > limit]
+    layout = program.layout
+    run.engine["smote"] = {
+        "driver_rows_limit": limit,
+        "driver_classes": [shown_cell(layout, i) for i in on_driver],
+        "partition_classes": [shown_cell(layout, i) for i in in_partitions],
+    }
+    frame = run.frame
+    if on_driver:
+        frame = frame.unionByName(_driver_synthesis(df, run, on_driver))
+    if in_partitions:
+        frame = frame.unionByName(_partition_synthesis(df, run, in_partitions))
+    run.frame = frame
+
+
+def _driver_synthesis(df: DataFrame, run: SparkRun, cells: list[int]) -> DataFrame:
+    """The new rows of the grown cells that fit on the driver: the local engine's rows."""
+    import pyarrow as pa
+    from pyspark.sql.types import IntegerType, LongType
+
+    program = run.program
+    display = run.counter.display
+    schema = _with_fields(df, (PID, IntegerType()), (CODE, IntegerType()), (POS, LongType()))
+    with _spark_errors(display):
+        pool = _collect(_sink(df, run, POOL, schema))
+    pool = pool.filter(pl.col(CODE).is_in(cells)).sort(PID, POS)
+    codes = pool[CODE].to_numpy().astype(np.int64)
+    got = np.bincount(codes, minlength=len(program.layout))
+    for i in cells:
+        if got[i] != program.before[i]:
+            raise DataError(f"{display} changed while it was read (class counts differ)")
+    driver = dataclasses.replace(program, grow=list(cells))
+    rows = pool.drop(PID, CODE, POS)
+    del pool
+    target = _arrow_schema(df)
+    made = driver.synthesise(rows, codes, run.schema, SYNTHETIC_BATCH, run.outcome)
+    tables = [part.to_arrow().cast(target) for _, part in made]
+    table = pa.concat_tables(tables) if tables else target.empty_table()
+    return _from_arrow(df.sparkSession, table, df)
 
 
 def _smote_driver_rows(spark: SparkSession, given: int | None) -> int:
@@ -461,6 +531,140 @@ def _smote_driver_rows(spark: SparkSession, given: int | None) -> int:
     if rows < 0:
         raise UsageError(f"{SMOTE_DRIVER_ROWS_CONF} must not be negative (got {rows})")
     return rows
+
+
+# --------------------------------------------------------------------------- the approximate path
+
+
+def partition_seed(seed: int, cls: str, pid: int) -> int:
+    """The seed of one cell's synthesis inside one partition (the approximate path)."""
+    return int(rng.stream_base(seed, "smote-partition", f"{cls}\x1f{pid}"))
+
+
+@dataclass(frozen=True)
+class _PartitionSynthesis:
+    """mapInArrow body: the synthesiser within one partition, for cells too big for the driver."""
+
+    program: Program
+    new_rows: np.ndarray  # (partitions, cells) new rows to make
+    drop_nulls: bool
+    arrow: pa.Schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        layout = self.program.layout
+        pid, need = -1, None
+        pool: list[pl.DataFrame] = []
+        pool_codes: list[np.ndarray] = []
+        for pid, batch in _stamped(batches):
+            need = self.new_rows[pid]
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            if self.drop_nulls:
+                frame = frame.filter(pl.col(layout.label).is_not_null())
+            codes = layout.codes(frame)
+            mine = need[codes] > 0
+            if mine.any():
+                pool.append(frame.filter(pl.Series(mine)))
+                pool_codes.append(codes[mine])
+        if not pool or need is None:
+            return
+        frame, codes = pl.concat(pool), np.concatenate(pool_codes)
+        synth: Any = self.program.synthesiser
+        for i in np.flatnonzero(need):
+            name = layout.names[i]
+            own = dataclasses.replace(synth, seed=partition_seed(synth.seed, name, pid))
+            cell = Cell(int(i), name, layout.values[i], shown_cell(layout, int(i)))
+            rows = frame.filter(pl.Series(codes == i))
+            made = own.prepare(rows, cell, int(need[i]), Outcome(warnings=[]))
+            for out in own.batches(made, frame.schema, SYNTHETIC_BATCH):
+                yield from out.to_arrow().cast(self.arrow).to_batches()
+
+
+def _partition_synthesis(df: DataFrame, run: SparkRun, cells: list[int]) -> DataFrame:
+    """New rows of cells too big for the driver, made within each partition."""
+    program = run.program
+    layout = program.layout
+    synth = program.synthesiser
+    like_smote = all(hasattr(synth, a) for a in ("k", "features", "seed", "lenient"))
+    if layout.by or program.split is not None or not like_smote:
+        i = cells[0]
+        raise UsageError(
+            f"class {shown_cell(layout, i)!r} has {program.before[i]:,} rows, more than the "
+            f"driver limit ({SMOTE_DRIVER_ROWS_CONF}); growing it within partitions is not "
+            "done with --by or --test-size",
+            hint=f"raise {SMOTE_DRIVER_ROWS_CONF}, or use --engine local",
+        )
+    new_rows = np.zeros_like(run.counter.per_partition)
+    for i in cells:
+        new_rows[:, i] = _allocation(df, run, i)
+    body = _PartitionSynthesis(program, new_rows, run.drop_nulls, _arrow_schema(df))
+    return _map(df, body, df.schema)
+
+
+def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
+    """New rows of cell ``i`` per partition: split over the partitions with k + 1 usable rows."""
+    from pyspark.sql import functions as F
+
+    program = run.program
+    synth: Any = program.synthesiser
+    token = program.layout.classes[i]
+    features = list(synth.features)
+    checks = [_bad(F.col(f), df.schema[f].dataType) for f in features]
+    with _spark_errors(run.counter.display):
+        stats = _collect(
+            df.filter(F.col(program.layout.label) == F.lit(program.layout.values[i]))
+            .select(
+                F.spark_partition_id().alias(PID),
+                *[c.alias(f) for c, f in zip(checks, features, strict=True)],
+            )
+            .withColumn(
+                BAD, F.greatest(*map(F.col, features)) if len(checks) > 1 else F.col(features[0])
+            )
+            .groupBy(PID)
+            .agg(
+                F.count(F.lit(1)).alias(COUNT),
+                F.sum(BAD).alias(BAD),
+                *[F.sum(f).alias(f) for f in features],
+            )
+        )
+    bad_rows = int(stats[BAD].sum() or 0)
+    if bad_rows and not synth.lenient:
+        for f in features:
+            n = int(stats[f].sum() or 0)
+            if n:
+                raise DataError(
+                    f"feature column {f!r} has {n} null, NaN or infinite value"
+                    f"{'s' if n != 1 else ''} in class {token!r}, which SMOTE must grow",
+                    hint=f"clean them first, leave the column out with --exclude {f}, "
+                    "or pass --lenient to leave those rows out of the seeds",
+                )
+    if bad_rows:
+        run.warnings.append(
+            f"{bad_rows} rows of class {token!r} with a null, NaN or infinite feature "
+            "were left out of the SMOTE seeds (--lenient)"
+        )
+    usable = np.zeros(run.counter.per_partition.shape[0], dtype=np.int64)
+    usable[stats[PID].to_numpy().astype(np.int64)] = (stats[COUNT] - stats[BAD]).to_numpy()
+    new = program.after[i] - program.before[i]
+    alloc = allocate(usable, new, synth.k)
+    if not alloc.any():
+        raise DataError(
+            f"class {token!r} has {program.before[i]:,} rows, more than the driver limit "
+            f"({SMOTE_DRIVER_ROWS_CONF}), and no partition holds {synth.k + 1} usable rows of it",
+            hint=f"raise {SMOTE_DRIVER_ROWS_CONF}, or use fewer, larger partitions",
+        )
+    run.outcome.knn[token] = "per partition"
+    run.warnings.append(
+        f"class {token!r} ({program.before[i]:,} rows) is over the SMOTE driver limit "
+        f"({SMOTE_DRIVER_ROWS_CONF}): its {new:,} synthetic rows were made within "
+        f"{_plural(int((alloc > 0).sum()), 'partition')} (neighbours from the same partition "
+        "only), so they differ from the local engine's; the counts are exact"
+    )
+    return alloc
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def allocate(counts: np.ndarray, total: int, k: int) -> np.ndarray:
@@ -483,6 +687,55 @@ def allocate(counts: np.ndarray, total: int, k: int) -> np.ndarray:
     return out
 
 
+def _bad(col: Any, dtype: Any) -> Any:
+    """1 where a feature value is null, NaN or infinite, else 0 (a Spark column)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    cond = col.isNull()
+    if isinstance(dtype, DoubleType | FloatType):
+        cond = cond | F.isnan(col) | (F.abs(col) == F.lit(float("inf")))
+    return F.when(cond, 1).otherwise(0)
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def inspect_spark(
+    data: str | os.PathLike[str],
+    label: str,
+    *,
+    read: ReadOptions | None = None,
+    max_classes: int | None = DEFAULT_MAX_CLASSES,
+    master: str | None = None,
+) -> Any:
+    """``inspect`` with Spark: the class distribution from one ``groupBy``."""
+    from ..api import Distribution  # upward, so imported here: api imports this module lazily
+
+    spark, created = get_session(master)
+    try:
+        name = str(data)
+        read = (read or ReadOptions()).checked()
+        fmt = _input_format(name, read)
+        if not _Files(spark).exists(name):
+            raise InputOutputError(f"cannot read {name}: no such file or directory")
+        with _spark_errors(name):
+            df = read_input(spark, name, fmt, read)
+            check_label(polars_schema(df), label, name)
+            layout = SparkEngine(df, name).count(label, [], max_classes)
+    finally:
+        if created:
+            spark.stop()
+    assert layout.index is not None
+    index = layout.index
+    counts = index.counts
+    majority = minority = None
+    if counts:
+        majority = index.tokens[counts.index(max(counts))]
+        minority = index.tokens[counts.index(min(counts))]
+    return Distribution(label, index.tokens, counts, index.nulls, majority, minority)
+
+
 def resample_dataframe(
     df: DataFrame,
     *,
@@ -496,6 +749,14 @@ def resample_dataframe(
     id_columns: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    options: dict[str, Any] | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
+    test_size: float | str | None = None,
+    bags: int | None = None,
     drop_null_labels: bool = False,
     lenient: bool = False,
     order_by: str | None = None,
@@ -507,273 +768,47 @@ def resample_dataframe(
 ) -> SparkRun:
     """Plan a resample of a Spark DataFrame; ``SparkRun.frame`` is the (lazy) result.
 
-    Row order (which decides each row's random key) is ``order_by`` when given
-    (a column with unique values, e.g. an id), else the DataFrame's own order:
-    partition by partition, for one file read by Spark the file order. That
-    order must be the same each time the DataFrame is computed (a file read is;
-    a shuffle without a sort is not, and fails loudly rather than silently).
-    Synthetic rows made on the driver come after all input rows, as locally.
+    ``SparkRun.test`` holds the test split with ``test_size``, ``SparkRun.bags``
+    the K bags with ``bags``. Row order (which decides each row's random key) is
+    ``order_by`` when given (a column with unique values, e.g. an id), else the
+    DataFrame's own order: partition by partition, for one file read by Spark the
+    file order. That order must be the same each time the DataFrame is computed (a
+    file read is; a shuffle without a sort is not, and fails loudly rather than
+    silently). Synthetic rows come after all input rows, as locally.
     """
-    from pyspark.sql import functions as F
-
-    timings: dict[str, float] = {}
-    if registry.get(strategy).name not in SPARK_STRATEGIES:
-        raise UsageError(
-            f"--strategy {strategy} is not supported with --engine spark",
-            hint=f"the Spark engine runs {', '.join(SPARK_STRATEGIES)}; use --engine local",
-        )
-    spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    check_k_neighbors(k_neighbors)
-    seed = resolve_seed(seed)[0]
-    spark = df.sparkSession
-    schema = polars_schema(df)
-    check_label(schema, label, display)
-    if order_by is not None:
-        if order_by not in schema:
-            raise DataError(f"order_by names column {order_by!r}, which is not in {display}")
-        df = df.orderBy(order_by)
-    feature_cols: list[str] = []
-    cat_cols: list[str] = []
-    named = False
-    if strategy == "smote":
-        feature_cols, cat_cols, named = resolve_smote_columns(
-            schema, label, features, exclude, id_columns, categorical, []
-        )
-    warnings: list[str] = []
-    if strategy != "smote":
-        for flag, given in (
-            ("--features", features),
-            ("--exclude", exclude),
-            ("--id-columns", id_columns),
-        ):
-            if given:
-                warnings.append(f"{flag} is used by smote only and was ignored")
-
-    t0 = time.perf_counter()
+    request = build(
+        label=label,
+        strategy=strategy,
+        target=target,
+        seed=seed,
+        options=given_options(
+            options,
+            k_neighbors=k_neighbors,
+            features=features,
+            exclude=exclude,
+            id_columns=id_columns,
+            categorical=categorical,
+            scale=scale,
+            grow_with=grow_with,
+            weight_column=weight_column,
+        ),
+        stages=Stages(
+            by=None if by is None else tuple(by),
+            group_policy=group_policy,
+            test_size=test_size,
+            test_output=None if test_size is None else "<test DataFrame>",
+            shrinkage=shrinkage,
+            bags=bags,
+        ),
+        file_run=False,
+        dry_run=plan_only,
+        drop_null_labels=drop_null_labels,
+        lenient=lenient,
+        max_classes=max_classes,
+        max_output_rows=max_output_rows,
+    )
     with _spark_errors(display):
-        layout = count_layout(df, label, max_classes)
-    timings["count"] = time.perf_counter() - t0
-    index = layout.index
-    drop_null_labels = drop_null_labels or lenient
-    if index.nulls and not drop_null_labels:
-        raise DataError(
-            f"label column {label!r} has {index.nulls} null value{'s' if index.nulls != 1 else ''}",
-            hint="pass --drop-null-labels to leave those rows out",
-        )
-    if index.nulls:
-        warnings.append(f"{index.nulls} rows with a null label were dropped")
-    warnings.extend(label_warnings(index))
-    if len(index) == 0:
-        raise DataError(f"{display} has no rows with a label")
-    t0 = time.perf_counter()
-    plan = make_plan(index.pairs(), strategy, spec)
-    timings["plan"] = time.perf_counter() - t0
-    if max_output_rows is not None and plan.rows_out > max_output_rows:
-        raise UsageError(
-            f"the plan writes {plan.rows_out:,} rows, more than --max-output-rows "
-            f"{max_output_rows:,}",
-            hint="check --target for a typo, or raise --max-output-rows",
-        )
-    warnings.extend(plan.warnings)
-    engine: dict[str, Any] = {
-        "name": "spark",
-        "spark_version": spark.version,
-        "master": spark.sparkContext.master,
-        "input_partitions": layout.partitions,
-        "row_order": f"order_by {order_by}" if order_by else "partition order",
-    }
-    run = SparkRun(
-        df, plan, layout, seed, warnings, engine, feature_cols, cat_cols, timings=timings
-    )
-    if plan_only:
-        return run
-
-    if strategy != "smote":
-        selector = RowSelector(plan.classes, plan.before, plan.after, seed, strategy)
-        explode = bool((selector.q + selector.extra).max() > 1)
-        out_schema = df.schema
-        if explode:
-            from pyspark.sql.types import IntegerType
-
-            out_schema = _with_fields(df, (COPIES, IntegerType()))
-        body = _Copies(label, index, selector, layout.starts, layout.per_partition, explode)
-        frame = _map(df, body, out_schema)
-        if explode:
-            frame = frame.withColumn(
-                REPEAT, F.explode(F.array_repeat(F.lit(True), F.col(COPIES)))
-            ).drop(COPIES, REPEAT)
-        run.frame = frame
-        engine["selection"] = (
-            "explode of per-row copy counts" if explode else "filter (each row kept 0 or 1 time)"
-        )
-        return run
-
-    smote = _SmoteSpec(
-        label,
-        tuple(feature_cols),
-        tuple(id_columns or ()),
-        k_neighbors,
-        seed,
-        lenient,
-        tuple(cat_cols),
-        named,
-        scale,
-    )
-    base = df.filter(F.col(label).isNotNull()) if index.nulls else df
-    grow = [i for i, (b, a) in enumerate(zip(plan.before, plan.after, strict=True)) if a > b]
-    for i in grow:
-        check_class_size(plan.classes[i], plan.before[i], k_neighbors)
-    limit = _smote_driver_rows(spark, smote_driver_rows)
-    on_driver = [i for i in grow if plan.before[i] <= limit]
-    in_partitions = [i for i in grow if plan.before[i] > limit]
-    engine["smote"] = {
-        "driver_rows_limit": limit,
-        "driver_classes": [plan.classes[i] for i in on_driver],
-        "partition_classes": [plan.classes[i] for i in in_partitions],
-    }
-    parts = [base]
-    t0 = time.perf_counter()
-    if on_driver:
-        parts.append(_driver_smote(df, run, smote, on_driver))
-    if in_partitions:
-        parts.append(_partition_smote(df, run, smote, in_partitions))
-    timings["smote_prepare"] = time.perf_counter() - t0
-    frame = parts[0]
-    for extra in parts[1:]:
-        frame = frame.unionByName(extra)
-    run.frame = frame
-    return run
-
-
-def _driver_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list[int]) -> DataFrame:
-    """The synthetic rows of classes that fit on the driver: the local engine's rows."""
-    import pyarrow as pa
-    from pyspark.sql.types import IntegerType, LongType
-
-    index, plan = run.layout.index, run.plan
-    wanted = np.zeros(len(index), dtype=bool)
-    wanted[grow] = True
-    schema = _with_fields(df, (CODE, IntegerType()), (POS, LongType()))
-    body = _Pool(smote.label, index, run.layout.starts, wanted)
-    with _spark_errors("the SMOTE pool"):
-        pool = _collect(_map(df, body, schema)).sort(CODE, POS)
-    tables: list[pa.Table] = []
-    for i in grow:
-        part = pool.filter(pl.col(CODE) == i).drop(CODE, POS)
-        if part.height != plan.before[i]:
-            raise DataError(f"class {plan.classes[i]!r} changed while it was read")
-        sc = prepare_smote(
-            part,
-            index.tokens[i],
-            index.value(i),
-            plan.after[i] - plan.before[i],
-            smote.label,
-            SmoteSettings(
-                features=smote.features,
-                id_columns=smote.id_columns,
-                k=smote.k,
-                seed=smote.seed,
-                drop_invalid=smote.lenient,
-                categorical=smote.categorical,
-                named_categorical=smote.named_categorical,
-                scale=smote.scale,
-            ),
-        )
-        if sc.left_out:
-            run.warnings.append(
-                f"{sc.left_out} rows of class {sc.cls!r} with a null, NaN or infinite feature "
-                "were left out of the SMOTE seeds (--lenient)"
-            )
-        run.knn[sc.cls] = sc.knn_method
-        tables.extend(b.to_arrow() for b in sc.batches(part.schema, SYNTHETIC_BATCH))
-    del pool
-    target = _arrow_schema(df)
-    table = pa.concat_tables([t.cast(target) for t in tables])
-    return _from_arrow(df.sparkSession, table, df)
-
-
-def _partition_smote(df: DataFrame, run: SparkRun, smote: _SmoteSpec, grow: list[int]) -> DataFrame:
-    """Synthetic rows of classes too big for the driver, made within each partition."""
-    from pyspark.sql import functions as F
-
-    index, plan, layout = run.layout.index, run.plan, run.layout
-    new_rows = np.zeros_like(layout.per_partition)
-    for i in grow:
-        token = plan.classes[i]
-        value = index.value(i)
-        checks = [_bad(F.col(f), df.schema[f].dataType) for f in smote.features]
-        stats = _collect(
-            df.filter(F.col(smote.label) == F.lit(value))
-            .select(
-                F.spark_partition_id().alias(PID),
-                *[c.alias(f) for c, f in zip(checks, smote.features, strict=True)],
-            )
-            .withColumn(
-                BAD,
-                F.greatest(*[F.col(f) for f in smote.features])
-                if len(checks) > 1
-                else F.col(smote.features[0]),
-            )
-            .groupBy(PID)
-            .agg(
-                F.count(F.lit(1)).alias(COUNT),
-                F.sum(BAD).alias(BAD),
-                *[F.sum(f).alias(f) for f in smote.features],
-            )
-        )
-        bad_rows = int(stats[BAD].sum() or 0)
-        if bad_rows and not smote.lenient:
-            for f in smote.features:
-                n = int(stats[f].sum() or 0)
-                if n:
-                    raise DataError(
-                        f"feature column {f!r} has {n} null, NaN or infinite value"
-                        f"{'s' if n != 1 else ''} in class {token!r}, which SMOTE must grow",
-                        hint=f"clean them first, leave the column out with --exclude {f}, "
-                        "or pass --lenient to leave those rows out of the seeds",
-                    )
-        if bad_rows:
-            run.warnings.append(
-                f"{bad_rows} rows of class {token!r} with a null, NaN or infinite feature "
-                "were left out of the SMOTE seeds (--lenient)"
-            )
-        usable = np.zeros(layout.partitions, dtype=np.int64)
-        pids = stats[PID].to_numpy().astype(np.int64)
-        usable[pids] = (stats[COUNT] - stats[BAD]).to_numpy()
-        alloc = allocate(usable, plan.after[i] - plan.before[i], smote.k)
-        if not alloc.any():
-            raise DataError(
-                f"class {token!r} has {plan.before[i]:,} rows, more than the driver limit "
-                f"({SMOTE_DRIVER_ROWS_CONF}), and no partition holds {smote.k + 1} usable rows "
-                "of it",
-                hint=f"raise {SMOTE_DRIVER_ROWS_CONF}, or use fewer, larger partitions",
-            )
-        new_rows[:, i] = alloc
-        run.knn[token] = "per partition"
-        run.warnings.append(
-            f"class {token!r} ({plan.before[i]:,} rows) is over the SMOTE driver limit "
-            f"({SMOTE_DRIVER_ROWS_CONF}): its {plan.after[i] - plan.before[i]:,} synthetic "
-            f"rows were made within {_plural(int((alloc > 0).sum()), 'partition')} "
-            "(neighbours from the same partition only), so they differ from the local "
-            "engine's; the counts are exact"
-        )
-    body = _PartitionSmote(index, smote, new_rows)
-    return _map(df, body, df.schema)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
-def _bad(col: Any, dtype: Any) -> Any:
-    """1 where a feature value is null, NaN or infinite, else 0 (a Spark column)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, FloatType
-
-    cond = col.isNull()
-    if isinstance(dtype, DoubleType | FloatType):
-        cond = cond | F.isnan(col) | (F.abs(col) == F.lit(float("inf")))
-    return F.when(cond, 1).otherwise(0)
+        return plan_run(df, request, display, order_by, smote_driver_rows)
 
 
 def resample_spark(
@@ -789,6 +824,12 @@ def resample_spark(
     id_columns: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    options: dict[str, Any] | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
     drop_null_labels: bool = False,
     lenient: bool = False,
     order_by: str | None = None,
@@ -799,7 +840,7 @@ def resample_spark(
     The counts are computed now (one Spark job); the returned DataFrame is lazy.
     See :func:`resample_dataframe` for the row order and the SMOTE driver limit.
     """
-    return resample_dataframe(
+    run = resample_dataframe(
         df,
         label=label,
         strategy=strategy,
@@ -811,32 +852,19 @@ def resample_spark(
         id_columns=id_columns,
         categorical=categorical,
         scale=scale,
+        grow_with=grow_with,
+        weight_column=weight_column,
+        options=options,
+        by=by,
+        group_policy=group_policy,
+        shrinkage=shrinkage,
         drop_null_labels=drop_null_labels,
         lenient=lenient,
         order_by=order_by,
         smote_driver_rows=smote_driver_rows,
-    ).frame
-
-
-# --------------------------------------------------------------------------- files
-
-
-_IGNORED = frozenset({"chunk_size", "progress"})
-_UNSET: tuple[Any, ...] = (None, False, "keep")
-
-
-def row_counts(plan: Plan, nulls: int) -> dict[str, int]:
-    """The report's row counts (the local report's fields), fixed by the plan."""
-    grown = sum(max(0, a - b) for a, b in zip(plan.after, plan.before, strict=True))
-    cut = sum(max(0, b - a) for a, b in zip(plan.after, plan.before, strict=True))
-    return {
-        "read": plan.rows_in + nulls,
-        "written": plan.rows_out,
-        "synthetic": grown if plan.strategy == "smote" else 0,
-        "dropped": cut + nulls,
-        "duplicated": 0 if plan.strategy == "smote" else grown,
-        "null_labels_dropped": nulls,
-    }
+    )
+    assert run.frame is not None
+    return run.frame
 
 
 class _Files:
@@ -950,38 +978,6 @@ class SparkReport(Report):
         return doc
 
 
-def inspect_spark(
-    data: str | os.PathLike[str],
-    label: str,
-    *,
-    read: ReadOptions | None = None,
-    max_classes: int | None = DEFAULT_MAX_CLASSES,
-    master: str | None = None,
-) -> Distribution:
-    """``inspect`` with Spark: the class distribution from one ``groupBy``."""
-    spark, created = get_session(master)
-    try:
-        name = str(data)
-        read = (read or ReadOptions()).checked()
-        fmt = _input_format(name, read)
-        files = _Files(spark)
-        if not files.exists(name):
-            raise InputOutputError(f"cannot read {name}: no such file or directory")
-        with _spark_errors(name):
-            df = read_input(spark, name, fmt, read)
-            check_label(polars_schema(df), label, name)
-            index = count_layout(df, label, max_classes).index
-    finally:
-        if created:
-            spark.stop()
-    counts = index.counts
-    majority = minority = None
-    if counts:
-        majority = index.tokens[counts.index(max(counts))]
-        minority = index.tokens[counts.index(min(counts))]
-    return Distribution(label, index.tokens, counts, index.nulls, majority, minority)
-
-
 def rebalance_spark(
     data: str | os.PathLike[str],
     output: str | os.PathLike[str] | None,
@@ -996,6 +992,16 @@ def rebalance_spark(
     id_columns: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     scale: str = "none",
+    grow_with: str | None = None,
+    weight_column: str | None = None,
+    options: dict[str, Any] | None = None,
+    bags: int | None = None,
+    test_size: float | str | None = None,
+    test_output: str | os.PathLike[str] | None = None,
+    by: Sequence[str] | None = None,
+    group_policy: str = "keep",
+    shrinkage: float | None = None,
+    chunk_size: int | None = None,
     read: ReadOptions | None = None,
     output_format: str | None = None,
     force: bool = False,
@@ -1006,226 +1012,328 @@ def rebalance_spark(
     max_classes: int | None = DEFAULT_MAX_CLASSES,
     max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
     report_path: str | os.PathLike[str] | None = None,
+    progress: Any = None,
     command: list[str] | None = None,
+    settings: dict[str, Any] | None = None,
     master: str | None = None,
     smote_driver_rows: int | None = None,
-    settings: dict[str, Any] | None = None,
-    **local_only: Any,
 ) -> Report:
-    """``rebalance`` with Spark: a folder of part files at ``output``, written atomically.
+    """``rebalance`` with Spark: folders of part files, written atomically.
 
-    The rows go to a hidden folder beside ``output``, their class counts are
-    read back and checked against the plan, and the folder is renamed into
-    place; an existing ``output`` is refused unless ``force``. The JSON report
-    is written by the driver. ``chunk_size`` and ``progress`` (local engine
-    only) are accepted and ignored; any other local-only option that is set is
-    a usage error rather than silently ignored.
+    Every folder (the output or the bags, the test split) goes to a hidden
+    folder beside its target, its class counts are read back and checked
+    against the plan, and only when all are written are they renamed into
+    place; an existing target is refused unless ``force``. The JSON report is
+    written by the driver. ``chunk_size`` and ``progress`` (local engine only)
+    are accepted and ignored.
     """
     started = time.perf_counter()
-    unsupported = [
-        k for k, v in local_only.items() if k not in _IGNORED and v not in _UNSET and v != ()
-    ]
-    if unsupported:
-        flag = "--" + unsupported[0].replace("_", "-")
-        raise UsageError(f"{flag} is not supported with --engine spark")
-    if shuffle:
-        raise UsageError("--shuffle is not supported with --engine spark")
-    if output is None and not dry_run:
-        raise UsageError("an output is needed (-o PATH)")
-    if output is not None and str(output) == STDIO:
-        raise UsageError(
-            "--engine spark writes a folder of part files, not stdout", hint="give -o a path"
-        )
-    if dry_run and report_path is not None:
-        raise UsageError(
-            "--dry-run writes nothing, not even the --report", hint="use --json to see the plan"
-        )
-    seed, seed_source = resolve_seed(seed)
-    read = (read or ReadOptions()).checked()
+    request = build(
+        label=label,
+        strategy=strategy,
+        target=target,
+        seed=seed,
+        options=given_options(
+            options,
+            k_neighbors=k_neighbors,
+            features=features,
+            exclude=exclude,
+            id_columns=id_columns,
+            categorical=categorical,
+            scale=scale,
+            grow_with=grow_with,
+            weight_column=weight_column,
+        ),
+        stages=Stages(
+            by=None if by is None else tuple(by),
+            group_policy=group_policy,
+            test_size=test_size,
+            test_output=None if test_output is None else str(test_output),
+            shrinkage=shrinkage,
+            bags=bags,
+            shuffle=shuffle,
+        ),
+        output=None if output is None else str(output),
+        dry_run=dry_run,
+        report_path=report_path,
+        read=(read or ReadOptions()).checked(),
+        output_format=output_format,
+        force=force,
+        drop_null_labels=drop_null_labels,
+        lenient=lenient,
+        max_classes=max_classes,
+        max_output_rows=max_output_rows,
+        command=command,
+        settings=settings,
+    )
+    check_engine(request)
     name = str(data)
-    fmt = _input_format(name, read)
-    out_name = None if output is None else str(output).rstrip("/")
-    out_fmt = None
-    if out_name is not None:
-        out_fmt = resolve_output_format(out_name, output_format, fmt)
-        if out_fmt not in SPARK_FORMATS:
-            raise UsageError(
-                f"the Spark engine writes {', '.join(SPARK_FORMATS)}, not {out_fmt}",
-                hint="name the output .parquet or .csv",
-            )
+    assert request.read is not None
+    fmt = _input_format(name, request.read)
+    targets = _targets(request, fmt)
     rep_path = None
     if report_path is not None:
         rep_path = check_target(str(report_path), force, [Path(name)], "report")
-
     spark, created = get_session(master)
     try:
-        files = _Files(spark)
-        if not files.exists(name):
-            raise InputOutputError(f"cannot read {name}: no such file or directory")
-        if out_name is not None:
-            if files.qualified(out_name) == files.qualified(name):
-                raise RefusedError(
-                    f"the output {out_name} is the input; refusing to overwrite it",
-                    hint="write to another path",
-                )
-            if files.exists(out_name) and not force:
-                raise RefusedError(
-                    f"the output {out_name} already exists", hint="pass --force to replace it"
-                )
-            parent = Path(out_name).parent
-            if _is_local(out_name) and not parent.exists():
-                raise InputOutputError(f"the folder of the output ({parent}) does not exist")
-        with _spark_errors(name):
-            df = read_input(spark, name, fmt, read)
-            run = resample_dataframe(
-                df,
-                label=label,
-                strategy=strategy,
-                target=target,
-                seed=seed,
-                k_neighbors=k_neighbors,
-                features=features,
-                exclude=exclude,
-                id_columns=id_columns,
-                categorical=categorical,
-                scale=scale,
-                drop_null_labels=drop_null_labels,
-                lenient=lenient,
-                smote_driver_rows=smote_driver_rows,
-                max_classes=max_classes,
-                max_output_rows=max_output_rows,
-                plan_only=dry_run,
-                display=name,
-            )
-        plan = run.plan
-        if not created and master and master != spark.sparkContext.master:
-            run.warnings.append(
-                f"--spark-master {master} was ignored: the active Spark session runs on "
-                f"{spark.sparkContext.master}"
-            )
-        schema = polars_schema(df)
-        parameters: dict[str, Any] = {
-            "target": plan.target.to_json(),
-            "seed": seed,
-            "seed_source": seed_source,
-            "chunk_size": None,
-            "drop_null_labels": drop_null_labels or lenient,
-            "shuffle": False,
-            "infer_schema_length": None,
-            "policy": "lenient" if lenient else "strict",
-            "max_classes": max_classes,
-            "max_output_rows": max_output_rows,
-            "input_format": fmt,
-            "output_format": out_fmt,
-        }
-        if strategy == "smote":
-            parameters.update(
-                k_neighbors=k_neighbors,
-                features=run.features,
-                categorical=run.categorical,
-                scale=scale,
-                id_columns=list(id_columns or ()),
-                distance="euclidean" if not run.categorical else "euclidean, SMOTE-NC one-hot",
-            )
-        report = SparkReport(
-            input={
-                "path": name,
-                "format": fmt,
-                "rows": plan.rows_in + run.nulls,
-                "columns": len(schema),
-                "bytes": files.size(name),
-            },
-            label=label,
-            label_dtype=str(schema[label]),
-            strategy=strategy,
-            parameters=parameters,
-            plan=plan.to_dict(),
-            counts_before=dict(zip(plan.classes, plan.before, strict=True)),
-            counts_after=dict(zip(plan.classes, plan.after, strict=True)),
-            rows=row_counts(plan, run.nulls),
-            output=None,
-            timings=run.timings,
-            warnings=run.warnings,
-            command=command,
-            dry_run=dry_run,
-            engine=run.engine,
-        )
-        if settings is not None:
-            report.extra["settings"] = settings
-        if dry_run:
-            run.timings["total"] = time.perf_counter() - started
-            return report
-        assert out_name is not None and out_fmt is not None
-        if strategy == "smote":
-            parameters["knn"] = run.knn
-        sep = read.separator if out_fmt == fmt and read.separator else None
-        sep = sep or ("\t" if out_fmt == "tsv" else ",")
-        _commit(spark, files, run, report, out_name, out_fmt, sep, force, rep_path, name)
-        report.timings["total"] = time.perf_counter() - started
-        return report
+        return _run_files(spark, request, name, fmt, targets, rep_path, master, created, started)
     finally:
         if created:
             spark.stop()
 
 
+@dataclass
+class _Target:
+    """One folder the run writes: where, how, and the class counts it must hold."""
+
+    name: str
+    fmt: str
+    what: str  # "output", "test output", "bag 2"
+    frame: Any = None
+    want: dict[str, int] = field(default_factory=dict)
+    tmp: str | None = None
+    old: str | None = None
+    done: bool = False
+    entry: dict[str, Any] = field(default_factory=dict)
+
+
+def _targets(request: Request, fmt: str) -> list[_Target]:
+    """The output (or the bags), then the test split: their names and formats."""
+    out, flag = request.output, request.output_format
+    if out is None:
+        return []
+    if out == STDIO or request.stages.test_output == STDIO:
+        raise UsageError(
+            "--engine spark writes a folder of part files, not stdout", hint="give -o a path"
+        )
+    found: list[tuple[str, str]] = []
+    if request.stages.bags:
+        names = bag_paths(out, request.stages.bags, flag, fmt)
+        found += [(n.rstrip("/"), f"bag {b + 1}") for b, n in enumerate(names)]
+    else:
+        found.append((out.rstrip("/"), "output"))
+    if request.stages.test_output is not None:
+        found.append((str(request.stages.test_output).rstrip("/"), "test output"))
+    targets = []
+    for name, what in found:
+        out_fmt = resolve_output_format(name, flag, fmt)
+        if out_fmt not in SPARK_FORMATS:
+            raise UsageError(
+                f"the Spark engine writes {', '.join(SPARK_FORMATS)}, not {out_fmt}",
+                hint="name the output .parquet or .csv",
+            )
+        targets.append(_Target(name, out_fmt, what))
+    return targets
+
+
+def _check_folders(files: _Files, targets: list[_Target], name: str, force: bool) -> None:
+    seen = {files.qualified(name)}
+    for t in targets:
+        where = files.qualified(t.name)
+        if where in seen:
+            raise RefusedError(
+                f"the {t.what} {t.name} is the input or another output; refusing to overwrite it",
+                hint="write to another path",
+            )
+        seen.add(where)
+        if files.exists(t.name) and not force:
+            raise RefusedError(
+                f"the {t.what} {t.name} already exists", hint="pass --force to replace it"
+            )
+        parent = Path(t.name).parent
+        if _is_local(t.name) and not parent.exists():
+            raise InputOutputError(f"the folder of the {t.what} ({parent}) does not exist")
+
+
+def _run_files(
+    spark: SparkSession,
+    request: Request,
+    name: str,
+    fmt: str,
+    targets: list[_Target],
+    rep_path: Path | None,
+    master: str | None,
+    created: bool,
+    started: float,
+) -> Report:
+    """The file run once a session is up: checks, the plan, the report, the commit."""
+    assert request.read is not None
+    files = _Files(spark)
+    if not files.exists(name):
+        raise InputOutputError(f"cannot read {name}: no such file or directory")
+    _check_folders(files, targets, name, request.force)
+    with _spark_errors(name):
+        df = read_input(spark, name, fmt, request.read)
+        run = plan_run(df, request, name, input_format=fmt)
+    if not created and master and master != spark.sparkContext.master:
+        run.warnings.append(
+            f"--spark-master {master} was ignored: the active Spark session runs on "
+            f"{spark.sparkContext.master}"
+        )
+    report = _report(run, request, name, fmt, targets, files.size(name))
+    if request.dry_run:
+        run.timings["total"] = time.perf_counter() - started
+        return report
+    _assign(run, targets)
+    finish_report(report, run.prepared, request, run.outcome)
+    sep = request.read.separator if targets[0].fmt == fmt and request.read.separator else None
+    sep = sep or ("\t" if targets[0].fmt == "tsv" else ",")
+    _commit(spark, files, targets, report, sep, request.force, rep_path, name)
+    report.timings["total"] = time.perf_counter() - started
+    return report
+
+
+def _report(
+    run: SparkRun, request: Request, name: str, fmt: str, targets: list[_Target], size: int
+) -> SparkReport:
+    """The local report as the plan fixes it, with the engine section."""
+    prepared = run.prepared
+    layout = run.program.layout
+    main = [t for t in targets if t.what != "test output"]
+    prepared.parameters.update(
+        seed_source=request.seed_source,
+        chunk_size=None,
+        drop_null_labels=request.drop_null_labels,
+        shuffle=False,
+        infer_schema_length=None,
+        policy="lenient" if request.lenient else "strict",
+        max_classes=request.max_classes,
+        max_output_rows=request.max_output_rows,
+        input_format=fmt,
+        output_format=main[0].fmt if main else None,
+    )
+    info = {
+        "path": name,
+        "format": fmt,
+        "rows": sum(layout.counts) + layout.nulls,
+        "columns": len(run.schema),
+        "bytes": size,
+    }
+    label_dtype = str(run.schema[request.label])
+    base = base_report(prepared, request, info, label_dtype, run.timings, run.warnings)
+    report = SparkReport(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, engine=run.engine
+    )
+    if request.settings is not None:
+        report.extra["settings"] = request.settings
+    test = [t for t in targets if t.what == "test output"]
+    report.extra.update(
+        stage_sections(
+            prepared,
+            request,
+            test[0].fmt if test else None,
+            [t.name for t in main] if run.program.bag_seeds else [],
+        )
+    )
+    return report
+
+
+def _assign(run: SparkRun, targets: list[_Target]) -> None:
+    """Each target's frame and the class counts it must hold."""
+    program = run.program
+    layout = program.layout
+    frames = run.bags if program.bag_seeds else [run.frame]
+    for t, frame in zip(targets, frames, strict=False):
+        t.frame, t.want = frame, per_class(layout, program.after)
+    if program.split is not None:
+        targets[-1].frame = run.test
+        targets[-1].want = per_class(layout, program.split.counts)
+
+
 def _commit(
     spark: SparkSession,
     files: _Files,
-    run: SparkRun,
+    targets: list[_Target],
     report: SparkReport,
-    out_name: str,
-    out_fmt: str,
     sep: str,
     force: bool,
     rep_path: Path | None,
     display: str,
 ) -> None:
-    """Write to a hidden folder, check the counts, then rename it (and the report) into place."""
-    tmp = _sibling(out_name, "rebalance-tmp")
-    old = None
+    """Write every target to a hidden folder, check its counts, then rename them all."""
     report_sink = None
     try:
         t0 = time.perf_counter()
-        with _spark_errors(display):
-            _write(run.frame, tmp, out_fmt, sep)
+        for t in targets:
+            t.tmp = _sibling(t.name, "rebalance-tmp")
+            with _spark_errors(display):
+                _write(t.frame, t.tmp, t.fmt, sep)
         report.timings["write"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        with _spark_errors(tmp):
-            got = _read_back_counts(spark, tmp, out_fmt, sep, run.frame, report.label)
+        for t in targets:
+            with _spark_errors(t.tmp):
+                got = _read_back_counts(spark, t.tmp, t.fmt, sep, t.frame, report.label)
+            if {c: got.get(c, 0) for c in t.want} != t.want or set(got) - set(t.want):
+                raise RuntimeError(f"rows written per class {got} differ from the plan {t.want}")
+            counts = {c: got.get(c, 0) for c in t.want}
+            t.entry = {
+                "counts": counts,
+                "bytes": files.size(t.tmp),
+                "files": _part_files(files, t.tmp),
+            }
         report.timings["verify"] = time.perf_counter() - t0
-        want = dict(zip(run.plan.classes, run.plan.after, strict=True))
-        if {c: got.get(c, 0) for c in want} != want or set(got) - set(want):
-            raise RuntimeError(f"rows written per class {got} differ from the plan {want}")
-        report.counts_after = {c: got.get(c, 0) for c in want}
-        report.output = {
-            "path": out_name,
-            "format": out_fmt,
-            "bytes": files.size(tmp),
-            "layout": "folder of part files",
-        }
-        report.engine["output_files"] = _part_files(files, tmp)
+        _fill_report(report, targets)
         if rep_path is not None:
             report_sink = write_report(report, rep_path)
-        if files.exists(out_name):
-            if not force:
-                raise RefusedError(
-                    f"the output {out_name} already exists", hint="pass --force to replace it"
-                )
-            old = _sibling(out_name, "rebalance-old")
-            files.rename(out_name, old)
-        files.rename(tmp, out_name)
+        for t in targets:
+            _swap(files, t, force)
         if report_sink is not None:
             report_sink.commit()
-        if old is not None:
-            files.delete(old)
+        for t in targets:
+            if t.old is not None:
+                files.delete(t.old)
     except BaseException:
-        files.delete(tmp)
-        if old is not None and not files.exists(out_name):
-            files.rename(old, out_name)
+        for t in targets:
+            _undo(files, t)
         raise
     finally:
         if report_sink is not None:
             report_sink.discard()
+
+
+def _swap(files: _Files, t: _Target, force: bool) -> None:
+    assert t.tmp is not None
+    if files.exists(t.name):
+        if not force:
+            raise RefusedError(
+                f"the {t.what} {t.name} already exists", hint="pass --force to replace it"
+            )
+        t.old = _sibling(t.name, "rebalance-old")
+        files.rename(t.name, t.old)
+    files.rename(t.tmp, t.name)
+    t.done = True
+
+
+def _undo(files: _Files, t: _Target) -> None:
+    if t.done:
+        files.delete(t.name)
+    elif t.tmp is not None:
+        files.delete(t.tmp)
+    if t.old is not None and not files.exists(t.name):
+        files.rename(t.old, t.name)
+
+
+def _fill_report(report: SparkReport, targets: list[_Target]) -> None:
+    """What the folders hold, read back: counts, bytes, part files."""
+    main = [t for t in targets if t.what != "test output"]
+    report.output = {
+        "path": "; ".join(t.name for t in main),
+        "format": main[0].fmt,
+        "bytes": sum(t.entry["bytes"] for t in main),
+        "layout": "folder of part files",
+    }
+    report.engine["output_files"] = sum(t.entry["files"] for t in main)
+    if "bags" in report.extra:
+        rows = [sum(t.entry["counts"].values()) for t in main]
+        report.rows["written"] = sum(rows)
+        report.rows["written_per_bag"] = rows[0]
+        for entry, t, n in zip(report.extra["bags"], main, rows, strict=True):
+            entry.update(rows=n, counts=t.entry["counts"], format=t.fmt, bytes=t.entry["bytes"])
+    else:
+        report.counts_after = {c: main[0].entry["counts"].get(c, 0) for c in main[0].want}
+    if "split" in report.extra:
+        test = targets[-1]
+        report.extra["split"].update(bytes=test.entry["bytes"], files=test.entry["files"])
 
 
 def _part_files(files: _Files, folder: str) -> int:

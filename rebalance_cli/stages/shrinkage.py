@@ -103,6 +103,13 @@ def cell_std(
     return np.nan_to_num(std, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def std_matrix(stats: pl.DataFrame, layout: Layout, columns: list[str]) -> np.ndarray:
+    """cells x columns from a frame of per-cell stds keyed by the cell's columns."""
+    std = np.zeros((len(layout), len(columns)))
+    std[layout.codes(stats)] = stats.select(columns).fill_null(0.0).fill_nan(0.0).to_numpy()
+    return std
+
+
 def shrink_setup(
     std: np.ndarray,
     layout: Layout,
