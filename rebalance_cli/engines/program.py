@@ -98,6 +98,16 @@ class Program:
         shrink = None if self.shrink is None else copy.deepcopy(self.shrink)
         return Runner(self, self.selectors(), split, shrink, chunk_size)
 
+    def positions(self, per_part: np.ndarray) -> list[Position]:
+        """Where the runner stands at the first row of every part (a Spark partition),
+        from the rows of each cell in each part: one pass over the counts, in order."""
+        runner = self.start(1)
+        out = []
+        for counts in per_part:
+            out.append(runner.position())
+            runner.skip(np.asarray(counts, dtype=np.int64))
+        return out
+
     def synthesise(
         self,
         pool: pl.DataFrame,
@@ -119,6 +129,16 @@ class Program:
         for i, p in zip(self.grow, prepared, strict=True):
             for part in self.synthesiser.batches(p, schema, chunk_size):
                 yield i, part
+
+
+@dataclass(frozen=True)
+class Position:
+    """The counters of a runner at one point of the input: each selector's, the split's,
+    the shrinkage's (duplicates so far). Small: a few numbers per cell."""
+
+    selectors: tuple[np.ndarray, ...]
+    split: np.ndarray | None
+    shrink: np.ndarray | None
 
 
 @dataclass
@@ -143,12 +163,33 @@ class Runner:
 
     def seek(self, offsets: np.ndarray) -> None:
         """Start at these positions within every cell (a Spark partition's first row)."""
-        codes = np.repeat(np.arange(offsets.size), offsets)
-        self.feed_codes(codes)
-        for s in self.selectors:
+        self.skip(offsets)
+        self.move_to(self.position())
+
+    def skip(self, counts: np.ndarray) -> None:
+        """Advance as if ``counts[c]`` more rows of every cell c went by (no data)."""
+        self.feed_codes(np.repeat(np.arange(counts.size, dtype=np.int32), counts))
+
+    def position(self) -> Position:
+        """Where every counter stands (with nothing written yet)."""
+        return Position(
+            tuple(s.offsets.copy() for s in self.selectors),
+            None if self.split is None else self.split.offsets.copy(),
+            None if self.shrink is None else self.shrink.offsets.copy(),
+        )
+
+    def move_to(self, position: Position) -> None:
+        """Stand where ``position`` says, with every count of rows written at zero."""
+        for s, offsets in zip(self.selectors, position.selectors, strict=True):
+            s.offsets = offsets.copy()
             s.written[:] = 0
         if self.split is not None:
+            assert position.split is not None
+            self.split.offsets = position.split.copy()
             self.split.written[:] = 0
+        if self.shrink is not None:
+            assert position.shrink is not None
+            self.shrink.offsets = position.shrink.copy()
 
     def feed_codes(self, codes: np.ndarray) -> None:
         """Advance every counter as if rows with these cell codes went by (no data)."""

@@ -5,8 +5,9 @@ The driver does what every engine does (``driver.prepare``): pass 1 is one
 local ``Layout`` (``cells.counts_layout``); the plan, the program and the
 report are the local ones. Pass 2 runs the program in every partition: the
 partition's runner is first moved to the position of its first row within
-every cell (``Runner.seek``, from prefix sums of the per-partition counts),
-then fed each Arrow batch with its cell codes. A row's fate depends only on
+every cell (``Program.positions``: one pass on the driver over the
+per-partition counts; ``Runner.move_to`` in the partition), then fed each
+Arrow batch with its cell codes. A row's fate depends only on
 (seed, stream, cell, position in cell), so every partitioning gives the local
 rows, in the local order.
 
@@ -58,7 +59,7 @@ from ..report import Report, write_report
 from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, build, given_options
 from ..stages import Stages
 from ..stages.bags import bag_paths
-from ..stages.shrinkage import std_matrix
+from ..stages.shrinkage import Moments, cell_moments
 from ..strategies import Outcome
 from .driver import (
     Prepared,
@@ -68,7 +69,7 @@ from .driver import (
     prepare,
     stage_sections,
 )
-from .program import TEST, Cell, Program, shown_cell
+from .program import TEST, Cell, Position, Program, shown_cell
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -268,17 +269,29 @@ class SparkEngine:
         return layout
 
     def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray:
-        """Population std of ``columns`` per cell (Spark's ``stddev_pop`` on doubles)."""
-        from pyspark.sql import functions as F
+        """Population std of ``columns`` per cell: each partition's moments by the local
+        code (``cell_moments``), merged on the driver in partition order, so a rerun on
+        the same partitioning gives the same bits (Spark's own stddev_pop merges partial
+        results in task order)."""
+        from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
+        fields = [StructField(PID, IntegerType()), StructField("j", IntegerType())]
+        fields += [StructField(k, DoubleType()) for k in ("n", "mean", "m2")]
+        schema = StructType(fields)
         keys = [*layout.by, layout.label]
+        df = self.df.select(*keys, *(c for c in columns if c not in keys))
+        body = _MomentsPass(layout, columns, len(layout))
         with _spark_errors(self.display):
-            stats = _collect(
-                self.df.filter(F.col(layout.label).isNotNull())
-                .groupBy(*keys)
-                .agg(*[F.stddev_pop(F.col(c).cast("double")).alias(c) for c in columns])
-            )
-        return std_matrix(stats, layout, columns)
+            parts = _collect(_map(df, body, schema)).sort(PID, "j", maintain_order=True)
+        total = Moments.zero(len(layout), len(columns))
+        cells = len(layout)
+        for _, part in parts.group_by(PID, maintain_order=True):
+            nb, mb, qb = (np.zeros((cells, len(columns))) for _ in range(3))
+            for j in range(len(columns)):
+                rows = part.filter(pl.col("j") == j)
+                nb[:, j], mb[:, j], qb[:, j] = (rows[k].to_numpy() for k in ("n", "mean", "m2"))
+            total.merge(nb, mb, qb)
+        return total.std()
 
     @property
     def starts(self) -> np.ndarray:
@@ -290,6 +303,44 @@ class SparkEngine:
 
 
 @dataclass(frozen=True)
+class _MomentsPass:
+    """mapInArrow body: the moments of one partition's cells, one row per (column, cell)."""
+
+    layout: Layout
+    columns: list[str]
+    cells: int
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        seen: list[int] = []
+        label = self.layout.label
+
+        def coded() -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+            for part, batch in _stamped(batches):
+                seen.append(part)
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                frame = frame.filter(pl.col(label).is_not_null())
+                yield frame, self.layout.codes(frame)
+
+        m = cell_moments(coded(), self.cells, self.columns)
+        if not seen:
+            return
+        pid = seen[0]
+        k = len(self.columns)
+        yield pa.RecordBatch.from_pydict(
+            {
+                PID: pa.array(np.full(k * self.cells, pid, dtype=np.int32)),
+                "j": pa.array(np.repeat(np.arange(k, dtype=np.int32), self.cells)),
+                "n": pa.array(m.n.T.ravel()),
+                "mean": pa.array(m.mean.T.ravel()),
+                "m2": pa.array(m.m2.T.ravel()),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class _Pass:
     """mapInArrow body: one partition through the program; the frames of one sink out.
 
@@ -298,6 +349,7 @@ class _Pass:
     """
 
     program: Program
+    positions: list[Position]
     starts: np.ndarray
     per_partition: np.ndarray
     sink: int | str
@@ -311,7 +363,7 @@ class _Pass:
         for pid, batch in _stamped(batches):
             if runner is None:
                 runner = self.program.start(SYNTHETIC_BATCH)
-                runner.seek(self.starts[pid])
+                runner.move_to(self.positions[pid])
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             if self.drop_nulls:
@@ -347,8 +399,10 @@ class _Pass:
 
 def _sink(df: DataFrame, run: SparkRun, sink: int | str, schema: Any) -> DataFrame:
     """The rows of one sink: the program over every partition (lazy)."""
+    program = run.prepared.program
     body = _Pass(
-        run.prepared.program,
+        program,
+        program.positions(run.counter.per_partition),
         run.counter.starts,
         run.counter.per_partition,
         sink,

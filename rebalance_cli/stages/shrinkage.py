@@ -65,49 +65,65 @@ class Shrink:
 STD_BATCH = 65_536  # fixed, so the sums do not depend on --chunk-size
 
 
-def cell_std(
-    batches: Iterable[tuple[pl.DataFrame, np.ndarray]], cells: int, columns: list[str]
-) -> np.ndarray:
-    """Population standard deviation of every column in every cell (cells x columns).
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations of every column in every cell."""
 
-    Summed batch by batch in input order (numpy's bincount adds in row order)
-    and merged by Chan's rule, so the result is the same on every run for the
-    same batches; polars' parallel group-by std is not (its last bits vary).
-    Nulls are skipped, a NaN makes the cell's std NaN (taken as 0).
+    n: np.ndarray  # cells x columns
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def zero(cls, cells: int, columns: int) -> Moments:
+        return cls(*(np.zeros((cells, columns)) for _ in range(3)))
+
+    def merge(self, nb: np.ndarray, mb: np.ndarray, qb: np.ndarray) -> None:
+        """Chan's rule: add a part's moments (a batch, a partition) after these."""
+        total = self.n + nb
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total > 0, nb / total, 0.0)
+        delta = mb - self.mean
+        self.m2 += qb + delta**2 * self.n * share
+        self.mean += delta * share
+        self.n = total
+
+    def std(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = np.sqrt(np.where(self.n > 0, self.m2 / self.n, 0.0))
+        return np.nan_to_num(std, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def cell_moments(
+    batches: Iterable[tuple[pl.DataFrame, np.ndarray]], cells: int, columns: list[str]
+) -> Moments:
+    """The moments of every column in every cell, batch by batch in input order.
+
+    numpy's bincount adds in row order and batches merge in input order, so the
+    result is the same on every run for the same batches (polars' parallel
+    group-by std is not: its last bits vary). Nulls are skipped; a NaN makes
+    the cell's std NaN, taken as 0.
     """
-    k = len(columns)
-    n = np.zeros((cells, k))
-    mean = np.zeros((cells, k))
-    m2 = np.zeros((cells, k))
+    out = Moments.zero(cells, len(columns))
     for batch, codes in batches:
+        nb, mb, qb = (np.zeros((cells, len(columns))) for _ in range(3))
         for j, name in enumerate(columns):
             col = batch[name]
             valid = col.is_not_null().to_numpy()
-            x = col.cast(pl.Float64).fill_null(0.0).to_numpy()
+            x = col.cast(pl.Float64).fill_null(0.0).to_numpy()[valid]
             c = codes[valid]
-            x = x[valid]
-            nb = np.bincount(c, minlength=cells).astype(np.float64)
-            sb = np.bincount(c, weights=x, minlength=cells)
+            nb[:, j] = np.bincount(c, minlength=cells)
             with np.errstate(invalid="ignore", divide="ignore"):
-                mb = np.where(nb > 0, sb / nb, 0.0)
-            qb = np.bincount(c, weights=(x - mb[c]) ** 2, minlength=cells)
-            total = n[:, j] + nb
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(total > 0, nb / total, 0.0)
-            delta = mb - mean[:, j]
-            mean[:, j] += delta * share
-            m2[:, j] += qb + delta**2 * n[:, j] * share
-            n[:, j] = total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        std = np.sqrt(np.where(n > 0, m2 / n, 0.0))
-    return np.nan_to_num(std, nan=0.0, posinf=0.0, neginf=0.0)
+                mb[:, j] = np.where(nb[:, j] > 0, np.bincount(c, x, cells) / nb[:, j], 0.0)
+            qb[:, j] = np.bincount(c, (x - mb[c, j]) ** 2, cells)
+        out.merge(nb, mb, qb)
+    return out
 
 
-def std_matrix(stats: pl.DataFrame, layout: Layout, columns: list[str]) -> np.ndarray:
-    """cells x columns from a frame of per-cell stds keyed by the cell's columns."""
-    std = np.zeros((len(layout), len(columns)))
-    std[layout.codes(stats)] = stats.select(columns).fill_null(0.0).fill_nan(0.0).to_numpy()
-    return std
+def cell_std(
+    batches: Iterable[tuple[pl.DataFrame, np.ndarray]], cells: int, columns: list[str]
+) -> np.ndarray:
+    """Population standard deviation of every column in every cell (cells x columns)."""
+    return cell_moments(batches, cells, columns).std()
 
 
 def shrink_setup(
