@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
+from .classes import Distribution
 from .columns import check_label
 from .engines import local
 from .io import ReadOptions, open_source, reading
@@ -29,56 +29,6 @@ from .request import (
     given_options,
 )
 from .stages import Stages
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """The class distribution of a label column, as ``inspect`` reports it."""
-
-    label: str
-    classes: tuple[str, ...]
-    counts: tuple[int, ...]
-    nulls: int
-    majority: str | None
-    minority: str | None
-
-    @property
-    def rows(self) -> int:
-        return sum(self.counts) + self.nulls
-
-    @property
-    def imbalance_ratio(self) -> float | None:
-        """Majority count over minority count (1.0 when balanced)."""
-        if not self.counts:
-            return None
-        return max(self.counts) / min(self.counts)
-
-    def shares(self) -> dict[str, float]:
-        total = sum(self.counts)
-        return {c: n / total for c, n in zip(self.classes, self.counts, strict=True)}
-
-    def to_dict(self) -> dict[str, Any]:
-        shares = self.shares() if self.counts else {}
-        return {
-            "label": self.label,
-            "rows": self.rows,
-            "null_labels": self.nulls,
-            "classes": [
-                {"class": c, "count": n, "share": round(shares[c], 6)}
-                for c, n in zip(self.classes, self.counts, strict=True)
-            ],
-            "majority": self.majority,
-            "minority": self.minority,
-            "imbalance_ratio": (
-                None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
-            ),
-            "class_weights": self.balanced_weights(),
-        }
-
-    def balanced_weights(self) -> dict[str, float]:
-        """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), for a trainer."""
-        total, k = sum(self.counts), len(self.counts)
-        return {c: total / (k * n) for c, n in zip(self.classes, self.counts, strict=True)}
 
 
 def inspect(

@@ -93,3 +93,53 @@ def class_positions(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     pos[order] = np.arange(n, dtype=np.int64) - starts[sorted_codes] + offsets[sorted_codes]
     offsets += per_class
     return pos
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The class distribution of a label column, as ``inspect`` reports it."""
+
+    label: str
+    classes: tuple[str, ...]
+    counts: tuple[int, ...]
+    nulls: int
+    majority: str | None
+    minority: str | None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts) + self.nulls
+
+    @property
+    def imbalance_ratio(self) -> float | None:
+        """Majority count over minority count (1.0 when balanced)."""
+        if not self.counts:
+            return None
+        return max(self.counts) / min(self.counts)
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.counts)
+        return {c: n / total for c, n in zip(self.classes, self.counts, strict=True)}
+
+    def to_dict(self) -> dict[str, Any]:
+        shares = self.shares() if self.counts else {}
+        return {
+            "label": self.label,
+            "rows": self.rows,
+            "null_labels": self.nulls,
+            "classes": [
+                {"class": c, "count": n, "share": round(shares[c], 6)}
+                for c, n in zip(self.classes, self.counts, strict=True)
+            ],
+            "majority": self.majority,
+            "minority": self.minority,
+            "imbalance_ratio": (
+                None if self.imbalance_ratio is None else round(self.imbalance_ratio, 6)
+            ),
+            "class_weights": self.balanced_weights(),
+        }
+
+    def balanced_weights(self) -> dict[str, float]:
+        """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), for a trainer."""
+        total, k = sum(self.counts), len(self.counts)
+        return {c: total / (k * n) for c, n in zip(self.classes, self.counts, strict=True)}

@@ -50,7 +50,7 @@ import polars as pl
 from .. import rng
 from .. import strategies as registry
 from ..cells import Layout, counts_layout, per_class
-from ..classes import COUNT, ClassIndex
+from ..classes import COUNT, ClassIndex, Distribution
 from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
 from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
@@ -764,7 +764,6 @@ def inspect_spark(
     master: str | None = None,
 ) -> Any:
     """``inspect`` with Spark: the class distribution from one ``groupBy``."""
-    from ..api import Distribution  # upward, so imported here: api imports this module lazily
 
     spark, created = get_session(master)
     try:
