@@ -3,13 +3,17 @@ header names, 128-bit integers, compressed stdin. Each case is a reported bug.""
 
 from __future__ import annotations
 
+import gzip
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from .conftest import digest, listing
+from rebalance_cli.io.formats import sniff_text
+
+from .conftest import digest, listing, run_process
 
 LABELS = ("a", "a", "b")
 
@@ -137,3 +141,70 @@ def test_int128_test_split_in_csv_round_trips(tmp_path, cli):
     res = _apply(cli, src, tmp_path / "o.csv", "--test-size", "0.25", "--test-output", test)
     assert res.code == 0, res.stderr
     assert set(pl.read_ndjson(test)["big"]) <= set(BIG)
+
+
+# -- 5. compressed stdin ----------------------------------------------------------------
+
+
+def _tsv_looking_gzip() -> tuple[bytes, bytes]:
+    """A CSV whose gzip bytes sniff as TSV (a tab and no comma before the first \\n)."""
+    for seed in range(2000):
+        rows = "".join(f"{i},{(i * seed) % 97},{'ab'[i % 3 == 0]}\n" for i in range(40))
+        data = ("id,x,label\n" + rows).encode()
+        packed = gzip.compress(data, mtime=0)
+        if sniff_text(packed) == "tsv":
+            return data, packed
+    raise AssertionError("no such payload")
+
+
+def test_gzip_csv_on_stdin_is_read_as_csv(tmp_path, cli):
+    data, packed = _tsv_looking_gzip()
+    plain = tmp_path / "in.csv"
+    plain.write_bytes(data)
+    args = ("-l", "label", "-s", "oversample", "--seed", "2", "-o", "-")
+    want = cli("apply", plain, *args)
+    assert want.code == 0, want.stderr
+    res = cli("apply", "-", *args, input=packed)
+    assert res.code == 0, res.stderr
+    assert res.stdout == want.stdout
+    # the way it was reported: a real pipe into a process
+    proc = run_process("apply", "-", *args, stdin=packed)
+    assert proc.code == 0, proc.stderr
+    assert proc.stdout == want.stdout
+
+
+def test_gzip_csv_in_a_file_without_an_inner_extension(tmp_path, cli):
+    _, packed = _tsv_looking_gzip()
+    src = tmp_path / "data.gz"
+    src.write_bytes(packed)
+    res = cli("apply", src, "-l", "label", "-s", "undersample", "-o", tmp_path / "o.csv")
+    assert res.code == 0, res.stderr
+    assert (tmp_path / "o.csv").read_text().splitlines()[0] == "id,x,label"
+
+
+@pytest.mark.parametrize("flag", [[], ["--input-format", "ndjson"]])
+def test_gzip_ndjson_on_stdin(tmp_path, cli, flag):
+    rows = [{"id": i, "x": i / 4, "label": LABELS[i % 3]} for i in range(30)]
+    payload = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    res = cli(
+        "apply", "-", *flag, "-l", "label", "-s", "oversample", "--seed", "1",
+        "--output-format", "ndjson", "-o", "-", input=gzip.compress(payload, mtime=0),
+    )  # fmt: skip
+    assert res.code == 0, res.stderr
+    got = pl.read_ndjson(res.stdout.encode())
+    assert got.columns == ["id", "x", "label"] and set(got["id"]) == set(range(30))
+
+
+@pytest.mark.skipif(shutil.which("zstd") is None, reason="needs the zstd command")
+def test_zstd_csv_on_stdin(tmp_path, cli):
+    import subprocess
+
+    data, _ = _tsv_looking_gzip()
+    packed = subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True).stdout
+    plain = tmp_path / "in.csv"
+    plain.write_bytes(data)
+    args = ("-l", "label", "-s", "oversample", "--seed", "2", "-o", "-")
+    want = cli("apply", plain, *args)
+    res = cli("apply", "-", *args, input=packed)
+    assert res.code == 0, res.stderr
+    assert res.stdout == want.stdout

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,15 @@ from typing import BinaryIO
 import polars as pl
 
 from ..errors import DataError, InputOutputError, UsageError
-from .formats import NAMES, STDIO, check_format_name, format_from_name, sniff, sniff_text
+from .formats import (
+    NAMES,
+    STDIO,
+    check_format_name,
+    compression,
+    format_from_name,
+    sniff,
+    sniff_text,
+)
 
 ENCODINGS = ("utf8", "utf8-lossy")
 
@@ -125,8 +134,12 @@ def open_source(
         if size == 0:
             raise DataError(f"input {display} is empty (0 bytes)")
         shown = sniff(head)
+        codec = compression(head)
+        plain = head if codec is None else _plain_head(path, head, codec)
         named = format_from_name(path.name) if temp_dir is None else None
-        fmt = flag or named or shown or sniff_text(head)
+        # a compressed stream (stdin, or a name without an inner extension) is sniffed
+        # by its decompressed first bytes, never by the compressed ones
+        fmt = flag or named or shown or sniff_text(plain)
         if shown and fmt != shown:
             how = "--input-format" if flag else "its name"
             raise DataError(
@@ -138,7 +151,7 @@ def open_source(
                 f"input {display} is not a {NAMES[fmt]} file (its first bytes do not match)",
                 hint="check the file, or pass --input-format with the right format",
             )
-        compressed = head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd"
+        compressed = codec is not None
         one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
         if fmt in ("csv", "tsv", "ndjson") and not compressed and b"\x00" in head[:65536]:
             raise DataError(
@@ -161,3 +174,18 @@ def open_source(
 def frame_batches(lf: pl.LazyFrame, chunk_size: int) -> Iterator[pl.DataFrame]:
     """Stream a lazy query in order, in batches of about ``chunk_size`` rows."""
     yield from lf.collect_batches(chunk_size=chunk_size, maintain_order=True)
+
+
+def _plain_head(path: Path, head: bytes, codec: str) -> bytes:
+    """The first decompressed bytes of a gzip or zstd file (b"" when they cannot be had:
+    the reader then reports the corrupt stream)."""
+    if codec == "gzip":
+        try:
+            return zlib.decompressobj(wbits=47).decompress(head, MAX_HEADER_BYTES)
+        except zlib.error:
+            return b""
+    try:  # Python 3.11 has no zstd module: polars decompresses the first lines
+        lines = pl.scan_lines(path, n_rows=64).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return b""
+    return "".join(f"{line}\n" for line in lines.to_series()).encode()
