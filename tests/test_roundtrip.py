@@ -3,7 +3,9 @@ header names, 128-bit integers, compressed stdin. Each case is a reported bug.""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
@@ -38,6 +40,90 @@ def _ndjson(path: Path, rows: list[dict], ensure_ascii: bool = True) -> Path:
 
 def _apply(cli, src: Path, out: Path, *extra: str, strategy: str = "undersample"):
     return cli("apply", src, "-l", "label", "-s", strategy, "--seed", "3", "-o", out, *extra)
+
+
+# -- 3. CSV header names: refused when duplicated, otherwise kept byte for byte ----------
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "sep"),
+    [
+        ("in.csv", "id,x,x,label", ","),
+        ("in.tsv", "id\tx\tx\tlabel", "\t"),
+        ("in.csv", 'id,"x",x,label', ","),
+        ("in.csv", "id,,,label", ","),
+    ],
+)
+def test_duplicate_header_names_are_refused(tmp_path, cli, name, header, sep):
+    src = tmp_path / name
+    src.write_text(header + "\n" + "".join(sep.join(["1", "2", "3", c]) + "\n" for c in "aab"))
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.csv")
+    dup = "''" if ",," in header else "'x'"
+    _refused(res, tmp_path, before, src, sha, f"column {dup} appears twice in the header of")
+
+
+def test_duplicate_header_names_in_a_gzip_csv_are_refused(tmp_path, cli):
+    src = tmp_path / "in.csv.gz"
+    src.write_bytes(gzip.compress(b"id,x,x,label\n1,2,3,a\n1,2,3,a\n1,2,3,b\n", mtime=0))
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.csv")
+    _refused(res, tmp_path, before, src, sha, "'x' appears twice in the header of")
+
+
+ODD_NAMES = [
+    'q"uote',
+    "a,b",
+    " lead and trail ",
+    "é ü 名前",
+    "semi;colon",
+    'x""y',
+    "tab\there",
+]
+
+
+def _odd_csv(path: Path, sep: str) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=sep, lineterminator="\n")
+    writer.writerow([*ODD_NAMES, "label"])
+    for i in range(12):
+        writer.writerow([*(str(i * k) for k in range(len(ODD_NAMES))), LABELS[i % 3]])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path.read_bytes().split(b"\n", 1)[0]
+
+
+@pytest.mark.parametrize("strategy", ["undersample", "oversample"])
+@pytest.mark.parametrize(("ext", "sep"), [("csv", ","), ("tsv", "\t")])
+def test_header_names_round_trip_byte_for_byte(tmp_path, cli, strategy, ext, sep):
+    src = tmp_path / f"in.{ext}"
+    header = _odd_csv(src, sep)
+    assert b'"q""uote"' in header
+    out = tmp_path / f"o.{ext}"
+    res = _apply(cli, src, out, strategy=strategy)
+    assert res.code == 0, res.stderr
+    assert out.read_bytes().split(b"\n", 1)[0] == header
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow", "ndjson"])
+def test_header_names_are_kept_exactly_in_other_formats(tmp_path, cli, fmt):
+    src = tmp_path / "in.csv"
+    _odd_csv(src, ",")
+    out = tmp_path / f"o.{fmt}"
+    res = _apply(cli, src, out, strategy="oversample")
+    assert res.code == 0, res.stderr
+    read = {"parquet": pl.read_parquet, "arrow": pl.read_ipc, "ndjson": pl.read_ndjson}[fmt]
+    assert read(out).columns == [*ODD_NAMES, "label"]
+
+
+def test_header_names_through_gzip_stdin(tmp_path, cli):
+    src = tmp_path / "in.csv"
+    header = _odd_csv(src, ",")
+    res = cli(
+        "apply", "-", "-l", "label", "-s", "undersample", "--seed", "1", "-o", "-",
+        input=gzip.compress(src.read_bytes(), mtime=0),
+    )  # fmt: skip
+    assert res.code == 0, res.stderr
+    assert res.stdout.encode().split(b"\n", 1)[0] == header
 
 
 # -- 4. 128-bit integers in every writer ------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import sys
 import tempfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import BinaryIO
 import polars as pl
 
 from ..errors import DataError, InputOutputError, UsageError
+from .errors import reading
 from .formats import (
     NAMES,
     STDIO,
@@ -72,20 +76,34 @@ class Source:
     size: int
     read: ReadOptions = field(default_factory=ReadOptions)
     _temp_dir: str | None = field(default=None, repr=False)
+    # CSV/TSV: the header's names as written (quotes unescaped); polars' own header
+    # parser keeps doubled quotes doubled, so these replace its names
+    columns: tuple[str, ...] | None = None
 
     @property
     def separator(self) -> str:
         return self.read.separator or ("\t" if self.format == "tsv" else ",")
 
     def scan(self) -> pl.LazyFrame:
+        # CSV with its names reads the file's header already
+        with reading(self.display):
+            return self._scan()
+
+    def _scan(self) -> pl.LazyFrame:
         p = str(self.path)
         if self.format in ("csv", "tsv"):
+            names = self.columns
+
+            def exact(got: list[str]) -> list[str]:
+                return list(names) if names is not None and len(names) == len(got) else got
+
             return pl.scan_csv(
                 p,
                 separator=self.separator,
                 encoding="utf8-lossy" if self.read.encoding == "utf8-lossy" else "utf8",
                 infer_schema_length=self.read.infer_schema_length,
                 glob=False,
+                with_column_names=exact if names is not None else None,
             )
         if self.format == "parquet":
             return pl.scan_parquet(p, glob=False)
@@ -164,7 +182,21 @@ def open_source(
                 f"{NAMES[fmt]} header",
                 hint="is it a binary file, or a file without line breaks?",
             )
-        return Source(path, display, fmt, size, read, temp_dir)
+        columns = None
+        if fmt in ("csv", "tsv"):
+            sep = read.separator or ("\t" if fmt == "tsv" else ",")
+            columns = csv_header(plain, sep)
+            if columns is not None:
+                check_unique_names(columns, display)
+        return Source(
+            path,
+            display,
+            fmt,
+            size,
+            read,
+            temp_dir,
+            columns=None if columns is None else tuple(columns),
+        )
     except BaseException:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -189,3 +221,28 @@ def _plain_head(path: Path, head: bytes, codec: str) -> bytes:
     except (pl.exceptions.PolarsError, OSError):
         return b""
     return "".join(f"{line}\n" for line in lines.to_series()).encode()
+
+
+def csv_header(head: bytes, separator: str) -> list[str] | None:
+    """The first record of a CSV head, parsed as CSV (``"q""uote"`` is ``q"uote``);
+    None when the head holds no complete record."""
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    if "\n" not in text and len(head) >= MAX_HEADER_BYTES:
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"')
+    try:
+        return next(reader)
+    except (StopIteration, csv.Error):
+        return None
+
+
+def check_unique_names(names: list[str], display: str) -> None:
+    """Refuse a header that names a column twice (polars would rename the second)."""
+    counts = Counter(names)
+    for name in names:
+        if counts[name] > 1:
+            times = "twice" if counts[name] == 2 else f"{counts[name]} times"
+            raise DataError(
+                f"column {name!r} appears {times} in the header of {display}",
+                hint="rename the copies: column names are kept exactly",
+            )
