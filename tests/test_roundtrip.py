@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,151 @@ def _apply(cli, src: Path, out: Path, *extra: str, strategy: str = "undersample"
     return cli("apply", src, "-l", "label", "-s", strategy, "--seed", "3", "-o", out, *extra)
 
 
+# -- 1. NDJSON: a key or a type the inference window did not see ------------------------
+
+
+def _late_key_rows(n: int, late: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        row = {"id": i, "x": i * 0.5, "label": LABELS[i % 3]}
+        if i >= late:
+            row["extra"] = f"v{i}"
+        rows.append(row)
+    return rows
+
+
+def test_ndjson_key_after_the_default_window_is_a_data_error(tmp_path, cli):
+    src = _ndjson(tmp_path / "in.ndjson", _late_key_rows(10_050, 10_020))
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "out.ndjson")
+    _refused(res, tmp_path, before, src, sha, "'extra'", "line 10,021", "--infer-schema-length 0")
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv", "parquet"])
+def test_ndjson_infer_schema_length_0_reads_the_late_key(tmp_path, cli, fmt):
+    src = _ndjson(tmp_path / "in.ndjson", _late_key_rows(40, 30))
+    out = tmp_path / f"out.{fmt}"
+    res = _apply(cli, src, out, "--infer-schema-length", "0", strategy="oversample")
+    assert res.code == 0, res.stderr
+    got = {"ndjson": pl.read_ndjson, "csv": pl.read_csv, "parquet": pl.read_parquet}[fmt](out)
+    assert sorted(got["extra"].drop_nulls().unique()) == sorted(f"v{i}" for i in range(30, 40))
+
+
+@pytest.mark.parametrize("strategy", ["undersample", "oversample", "smote"])
+def test_ndjson_key_after_a_short_window_is_refused_for_every_strategy(tmp_path, cli, strategy):
+    src = _ndjson(tmp_path / "in.ndjson", _late_key_rows(40, 30))
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.csv", "--infer-schema-length", "10", strategy=strategy)
+    _refused(res, tmp_path, before, src, sha, "'extra'", "line 31", "--infer-schema-length")
+
+
+def test_ndjson_late_key_in_gzip_and_on_stdin(tmp_path, cli):
+    plain = _ndjson(tmp_path / "plain.ndjson", _late_key_rows(40, 30))
+    src = tmp_path / "in.ndjson.gz"
+    src.write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+    plain.unlink()
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.ndjson", "--infer-schema-length", "10")
+    _refused(res, tmp_path, before, src, sha, "'extra'", "--infer-schema-length")
+    res = cli(
+        "apply", "-", "-l", "label", "-s", "undersample", "--infer-schema-length", "10",
+        "-o", "-", input=src.read_bytes(),
+    )  # fmt: skip
+    assert res.code == 3 and "'extra'" in res.stderr and res.stdout == ""
+
+
+def test_ndjson_late_struct_field_is_refused(tmp_path, cli):
+    rows = [{"id": i, "s": {"p": i}, "label": LABELS[i % 3]} for i in range(40)]
+    rows[35]["s"]["q"] = 7
+    src = _ndjson(tmp_path / "in.ndjson", rows)
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.ndjson", "--infer-schema-length", "10")
+    _refused(res, tmp_path, before, src, sha, "'s.q'", "--infer-schema-length 0")
+    res = _apply(cli, src, tmp_path / "o.ndjson", "--infer-schema-length", "0")
+    assert res.code == 0, res.stderr
+    assert 7 in pl.read_ndjson(tmp_path / "o.ndjson")["s"].struct.field("q").to_list()
+
+
+@pytest.mark.parametrize(
+    ("early", "late"),
+    [(1, 2.5), (1, "x"), (None, 3), (True, 3), (1.5, "x")],
+    ids=["int-float", "int-str", "null-int", "bool-int", "float-str"],
+)
+def test_ndjson_late_value_of_another_type_names_the_flag(tmp_path, cli, early, late):
+    rows = [{"id": i, "v": early, "label": LABELS[i % 3]} for i in range(40)]
+    rows[33]["v"] = late
+    src = _ndjson(tmp_path / "in.ndjson", rows)
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.ndjson", "--infer-schema-length", "10")
+    _refused(res, tmp_path, before, src, sha, "--infer-schema-length 0")
+
+
+def test_ndjson_known_keys_in_any_spelling_pass_the_check(tmp_path, cli):
+    # non-ASCII keys written as \\u escapes, quotes in keys and values, ": " spacing
+    rows = [
+        {"é": i, 'q"k': 'say "x": y', "a,b": [":z", "w"], "label": LABELS[i % 3]} for i in range(40)
+    ]
+    src = tmp_path / "in.ndjson"
+    src.write_text(
+        "".join(
+            json.dumps(r, ensure_ascii=i % 2 == 0, separators=(", ", " : ")) + "\n"
+            for i, r in enumerate(rows)
+        )
+    )
+    out = tmp_path / "o.ndjson"
+    res = _apply(cli, src, out, "--infer-schema-length", "10", strategy="oversample")
+    assert res.code == 0, res.stderr
+    assert pl.read_ndjson(out).columns == ["é", 'q"k', "a,b", "label"]
+
+
+def test_unknown_key_regex_never_misses_a_new_key():
+    from rebalance_cli.io.sources import unknown_key_regex
+
+    names = ["id", "x", "label", "é", 'q"uote', "a\\b", "a-b[]^", "ab", "", "a/b", "名前"]
+    rx = unknown_key_regex(names)
+    assert rx is not None
+    rnd = random.Random(5)
+    chars = 'ab"\\:,{}[] é名\n\t/-^'
+    lines, expected = [], []
+    for _ in range(2000):
+
+        def text() -> str:
+            return "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 5)))
+
+        row = {rnd.choice(names): text() for _ in range(3)}
+        new = text()
+        if new in names:
+            continue
+        row[new] = text()
+        items = list(row.items())
+        rnd.shuffle(items)
+        lines.append(json.dumps(dict(items), ensure_ascii=rnd.random() < 0.5))
+        expected.append(True)
+    for name in names:  # a known key alone never matches (but for a suffix after \")
+        if '"' not in name:
+            lines.append(json.dumps({name: 1}))
+            expected.append(False)
+    found = pl.Series(lines).str.contains(rx).to_list()
+    assert found == expected
+
+
+# -- 2. CSV: a later value that does not fit the inferred type ---------------------------
+
+
+@pytest.mark.parametrize("late", ["abc", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize("strategy", ["undersample", "oversample", "smote"])
+def test_csv_late_value_that_does_not_fit_is_an_error_never_a_null(tmp_path, cli, late, strategy):
+    src = tmp_path / "in.csv"
+    body = "".join(f"{i},{i % 7},{LABELS[i % 3]}\n" for i in range(40))
+    src.write_text("id,v,label\n" + body + f"40,{late},a\n")
+    before, sha = listing(tmp_path), digest(src)
+    res = _apply(cli, src, tmp_path / "o.csv", "--infer-schema-length", "10", strategy=strategy)
+    _refused(res, tmp_path, before, src, sha, "'v'", "pass --infer-schema-length 0")
+    res = _apply(cli, src, tmp_path / "o.csv", "--infer-schema-length", "0", strategy="oversample")
+    assert res.code == 0, res.stderr
+    assert late in (tmp_path / "o.csv").read_text()
+
+
 # -- 3. CSV header names: refused when duplicated, otherwise kept byte for byte ----------
 
 
@@ -71,15 +217,7 @@ def test_duplicate_header_names_in_a_gzip_csv_are_refused(tmp_path, cli):
     _refused(res, tmp_path, before, src, sha, "'x' appears twice in the header of")
 
 
-ODD_NAMES = [
-    'q"uote',
-    "a,b",
-    " lead and trail ",
-    "é ü 名前",
-    "semi;colon",
-    'x""y',
-    "tab\there",
-]
+ODD_NAMES = ['q"uote', "a,b", " lead and trail ", "é ü 名前", "semi;colon", 'x""y', "tab\there"]
 
 
 def _odd_csv(path: Path, sep: str) -> bytes:
@@ -167,10 +305,7 @@ def test_int128_round_trips_in_every_format(tmp_path, cli, fmt, strategy):
 def test_uint128_from_arrow_round_trips(tmp_path, cli, fmt):
     values = [2**128 - 1 - i for i in range(12)]
     df = pl.DataFrame(
-        {
-            "u": pl.Series(values, dtype=pl.UInt128),
-            "label": [LABELS[i % 3] for i in range(12)],
-        }
+        {"u": pl.Series(values, dtype=pl.UInt128), "label": [LABELS[i % 3] for i in range(12)]}
     )
     src = tmp_path / "in.arrow"
     df.write_ipc(src)
@@ -209,13 +344,7 @@ def test_int128_test_split_in_arrow_or_parquet_is_a_clear_error(tmp_path, cli, f
     src = _wide_csv(tmp_path / "in.csv")
     before, sha = listing(tmp_path), digest(src)
     res = _apply(
-        cli,
-        src,
-        tmp_path / "o.csv",
-        "--test-size",
-        "0.25",
-        "--test-output",
-        tmp_path / f"t.{fmt}",
+        cli, src, tmp_path / "o.csv", "--test-size", "0.25", "--test-output", tmp_path / f"t.{fmt}"
     )
     name = {"arrow": "Arrow IPC", "parquet": "Parquet"}[fmt]
     _refused(res, tmp_path, before, src, sha, "'big'", "Int128", name)
