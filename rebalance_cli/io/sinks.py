@@ -260,7 +260,7 @@ def dictionary_columns(schema: pl.Schema, fmt: str) -> list[str]:
     return [name for name, dtype in schema.items() if dtype == pl.Categorical]
 
 
-def _is_wide(dtype: pl.DataType) -> bool:
+def _is_wide(dtype: Any) -> bool:
     if dtype in (pl.Int128, pl.UInt128):
         return True
     if isinstance(dtype, pl.Struct):

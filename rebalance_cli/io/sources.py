@@ -403,7 +403,8 @@ def _difference(
         was = seen_fields[name]
         if was == dtype:
             continue
-        inner_was, inner_now = was, dtype
+        inner_was: Any = was
+        inner_now: Any = dtype
         while getattr(inner_was, "inner", None) is not None and type(inner_was) is type(inner_now):
             inner_was, inner_now = inner_was.inner, inner_now.inner
         if isinstance(inner_was, pl.Struct) and isinstance(inner_now, pl.Struct):
