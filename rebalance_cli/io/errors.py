@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 
@@ -17,6 +18,10 @@ def library_errors() -> tuple[type[BaseException], ...]:
     if pa is None:
         return (pl.exceptions.PolarsError,)
     return (pl.exceptions.PolarsError, pa.ArrowException)
+
+
+# "could not parse `1701…` as dtype `i128`" (CSV), "cannot parse '3402…' (u128) as i128"
+_TOO_WIDE = re.compile(r"parse [`'][-+]?\d{39,}[`'] .*(?:i128|u128)")
 
 
 @contextlib.contextmanager
@@ -41,10 +46,17 @@ def reading(display: str) -> Iterator[None]:
                 "a row has more fields than the header (a ragged CSV): fix the file, "
                 "or check --separator"
             )
-        elif "schema" in text.lower() or "could not parse" in text.lower():
+        elif _TOO_WIDE.search(text):
+            hint = "polars reads integers from -2^127 to 2^127-1 only; this value is wider"
+        elif (
+            "schema" in text.lower()
+            or "could not parse" in text.lower()
+            or "cannot parse" in text.lower()
+            or "null-typed column" in text.lower()
+        ):
             hint = (
-                "a column's type was guessed from the first rows; "
-                "--infer-schema-length 0 reads them all"
+                "a column's type was inferred from the first rows and a later value does not "
+                "fit it; pass --infer-schema-length 0 to read them all"
             )
         raise DataError(f"cannot read {display}: {text}", hint=hint) from None
     except OSError as exc:

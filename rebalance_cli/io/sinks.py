@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..errors import InputOutputError, RefusedError
-from .formats import STDIO
+from ..errors import DataError, InputOutputError, RefusedError
+from .formats import NAMES, STDIO
 
 if TYPE_CHECKING:  # pyarrow is imported only where it is used: it costs ~50 MB of RSS
     import pyarrow as pa
@@ -260,13 +260,47 @@ def dictionary_columns(schema: pl.Schema, fmt: str) -> list[str]:
     return [name for name, dtype in schema.items() if dtype == pl.Categorical]
 
 
+def _is_wide(dtype: Any) -> bool:
+    if dtype in (pl.Int128, pl.UInt128):
+        return True
+    if isinstance(dtype, pl.Struct):
+        return any(_is_wide(f.dtype) for f in dtype.fields)
+    inner = getattr(dtype, "inner", None)
+    return inner is not None and _is_wide(inner)
+
+
+def wide_integer_columns(schema: pl.Schema) -> list[str]:
+    """Columns holding Int128/UInt128 values (what polars infers for 20+-digit integers).
+
+    Arrow (so pyarrow) has no 128-bit integer type; polars' own Parquet and IPC
+    writers store them, in files that polars reads back exactly.
+    """
+    return [name for name, dtype in schema.items() if _is_wide(dtype)]
+
+
+def _refuse_wide(schema: pl.Schema, fmt: str, why: str) -> None:
+    wide = wide_integer_columns(schema)
+    if wide:
+        raise DataError(
+            f"column {wide[0]!r} is {schema[wide[0]]}, which {why} cannot hold as "
+            f"{NAMES[fmt]} (Arrow has no 128-bit integer type)",
+            hint="write CSV, TSV or NDJSON instead, which keep every digit",
+        )
+
+
 def open_writer(
     path: Path,
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
 ) -> _GroupedWriter:
-    """A pyarrow writer of Parquet or IPC; ``dictionaries`` fixes Categorical values."""
+    """A pyarrow writer of Parquet or IPC; ``dictionaries`` fixes Categorical values.
+
+    128-bit integer columns are refused (pyarrow cannot hold them): the main output
+    goes through polars' sinks instead (``write_frames``); the test split and the
+    bags, written frame by frame, have no such sink.
+    """
+    _refuse_wide(schema, fmt, "the writer of the test split and bags")
     try:
         return _GroupedWriter(path, fmt, schema, dictionaries)
     except OSError as exc:
@@ -390,6 +424,8 @@ def _sink(
     try:
         if fmt == "parquet":
             lazy.sink_parquet(path, compression="zstd", row_group_size=group_rows(schema))
+        elif fmt == "ipc":  # 128-bit integers, which pyarrow cannot write
+            lazy.sink_ipc(path, record_batch_size=group_rows(schema))
         elif fmt in ("csv", "tsv"):
             lazy.sink_csv(path, separator="\t" if fmt == "tsv" else ",")
         else:
@@ -413,10 +449,15 @@ def write_frames(
     The sink runs in a worker thread so that the main thread stays free to take
     SIGINT/SIGTERM: it then stops the source, waits for the sink, and re-raises.
     Arrow IPC goes through pyarrow (polars' IPC sink cuts batches by morsel, so
-    its bytes would depend on the batching). ``stop`` is set on a signal; the
-    stream should check it between batches and raise :class:`SinkStopped`.
+    its bytes would depend on the batching), unless a column is a 128-bit integer,
+    which pyarrow cannot hold: then polars' IPC sink with fixed record batches.
+    ``stop`` is set on a signal; the stream should check it between batches and
+    raise :class:`SinkStopped`.
     """
-    if fmt == "ipc" or (fmt == "parquet" and dictionaries):
+    wide = bool(wide_integer_columns(schema))
+    if fmt == "parquet" and dictionaries and wide:
+        _refuse_wide(schema, fmt, f"the writer of Categorical column {next(iter(dictionaries))!r}")
+    if (fmt == "ipc" and not wide) or (fmt == "parquet" and dictionaries):
         _write_with_pyarrow(frames, path, fmt, schema, dictionaries)
         return
 

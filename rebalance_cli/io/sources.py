@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import shutil
 import sys
 import tempfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from ..errors import DataError, InputOutputError, UsageError
-from .formats import NAMES, STDIO, check_format_name, format_from_name, sniff, sniff_text
+from .errors import reading
+from .formats import (
+    NAMES,
+    STDIO,
+    check_format_name,
+    compression,
+    format_from_name,
+    sniff,
+    sniff_text,
+)
 
 ENCODINGS = ("utf8", "utf8-lossy")
 
@@ -63,26 +77,47 @@ class Source:
     size: int
     read: ReadOptions = field(default_factory=ReadOptions)
     _temp_dir: str | None = field(default=None, repr=False)
+    # CSV/TSV: the header's names as written (quotes unescaped); polars' own header
+    # parser keeps doubled quotes doubled, so these replace its names
+    columns: tuple[str, ...] | None = None
+    compression: str | None = None
 
     @property
     def separator(self) -> str:
         return self.read.separator or ("\t" if self.format == "tsv" else ",")
 
     def scan(self) -> pl.LazyFrame:
+        # CSV with its names, and the NDJSON check, read the file already
+        with reading(self.display):
+            return self._scan()
+
+    def _scan(self) -> pl.LazyFrame:
         p = str(self.path)
         if self.format in ("csv", "tsv"):
+            names = self.columns
+
+            def exact(got: list[str]) -> list[str]:
+                return list(names) if names is not None and len(names) == len(got) else got
+
             return pl.scan_csv(
                 p,
                 separator=self.separator,
                 encoding="utf8-lossy" if self.read.encoding == "utf8-lossy" else "utf8",
                 infer_schema_length=self.read.infer_schema_length,
                 glob=False,
+                with_column_names=exact if names is not None else None,
             )
         if self.format == "parquet":
             return pl.scan_parquet(p, glob=False)
         if self.format == "ipc":
             return pl.scan_ipc(p, glob=False)
-        return pl.scan_ndjson(p, infer_schema_length=self.read.infer_schema_length)
+        window = self.read.infer_schema_length
+        lf = pl.scan_ndjson(p, infer_schema_length=window)
+        if window is not None and (
+            self.compression is not None or _lines_exceed(self.path, window)
+        ):
+            check_ndjson_schema(p, lf.collect_schema(), window, self.display)
+        return lf
 
     def close(self) -> None:
         if self._temp_dir:
@@ -125,8 +160,12 @@ def open_source(
         if size == 0:
             raise DataError(f"input {display} is empty (0 bytes)")
         shown = sniff(head)
+        codec = compression(head)
+        plain = head if codec is None else _plain_head(path, head, codec)
         named = format_from_name(path.name) if temp_dir is None else None
-        fmt = flag or named or shown or sniff_text(head)
+        # a compressed stream (stdin, or a name without an inner extension) is sniffed
+        # by its decompressed first bytes, never by the compressed ones
+        fmt = flag or named or shown or sniff_text(plain)
         if shown and fmt != shown:
             how = "--input-format" if flag else "its name"
             raise DataError(
@@ -138,7 +177,7 @@ def open_source(
                 f"input {display} is not a {NAMES[fmt]} file (its first bytes do not match)",
                 hint="check the file, or pass --input-format with the right format",
             )
-        compressed = head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd"
+        compressed = codec is not None
         one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
         if fmt in ("csv", "tsv", "ndjson") and not compressed and b"\x00" in head[:65536]:
             raise DataError(
@@ -151,7 +190,22 @@ def open_source(
                 f"{NAMES[fmt]} header",
                 hint="is it a binary file, or a file without line breaks?",
             )
-        return Source(path, display, fmt, size, read, temp_dir)
+        columns = None
+        if fmt in ("csv", "tsv"):
+            sep = read.separator or ("\t" if fmt == "tsv" else ",")
+            columns = csv_header(plain, sep)
+            if columns is not None:
+                check_unique_names(columns, display)
+        return Source(
+            path,
+            display,
+            fmt,
+            size,
+            read,
+            temp_dir,
+            columns=None if columns is None else tuple(columns),
+            compression=codec,
+        )
     except BaseException:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -161,3 +215,205 @@ def open_source(
 def frame_batches(lf: pl.LazyFrame, chunk_size: int) -> Iterator[pl.DataFrame]:
     """Stream a lazy query in order, in batches of about ``chunk_size`` rows."""
     yield from lf.collect_batches(chunk_size=chunk_size, maintain_order=True)
+
+
+def _plain_head(path: Path, head: bytes, codec: str) -> bytes:
+    """The first decompressed bytes of a gzip or zstd file (b"" when they cannot be had:
+    the reader then reports the corrupt stream)."""
+    if codec == "gzip":
+        try:
+            return zlib.decompressobj(wbits=47).decompress(head, MAX_HEADER_BYTES)
+        except zlib.error:
+            return b""
+    try:  # Python 3.11 has no zstd module: polars decompresses the first lines
+        lines = pl.scan_lines(path, n_rows=64).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return b""
+    return "".join(f"{line}\n" for line in lines.to_series()).encode()
+
+
+def csv_header(head: bytes, separator: str) -> list[str] | None:
+    """The first record of a CSV head, parsed as CSV (``"q""uote"`` is ``q"uote``);
+    None when the head holds no complete record."""
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    if "\n" not in text and len(head) >= MAX_HEADER_BYTES:
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"')
+    try:
+        return next(reader)
+    except (StopIteration, csv.Error):
+        return None
+
+
+def check_unique_names(names: list[str], display: str) -> None:
+    """Refuse a header that names a column twice (polars would rename the second)."""
+    counts = Counter(names)
+    for name in names:
+        if counts[name] > 1:
+            times = "twice" if counts[name] == 2 else f"{counts[name]} times"
+            raise DataError(
+                f"column {name!r} appears {times} in the header of {display}",
+                hint="rename the copies: column names are kept exactly",
+            )
+
+
+def _lines_exceed(path: Path, rows: int) -> bool:
+    """True when the (uncompressed) file has more than ``rows`` lines."""
+    seen = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            seen += chunk.count(b"\n")
+            last = chunk[-1:]
+            if seen > rows:
+                return True
+    return seen + (last != b"\n") > rows
+
+
+# -- NDJSON: keys and types the inference window did not see ---------------------------
+
+_AFTER = "after the rows used to infer the schema"
+_HINT = "pass --infer-schema-length 0 to read them all"
+_META = set("\\.+*?()|[]{}^$#&-~")  # what Rust's regex::escape escapes
+_ANY = r'(?:[^"\\]|\\.)*'  # the rest of a JSON string's content
+_MAX_KEY_UNITS = 100  # deeper tries would pass Rust regex's nesting limit
+
+
+def _rx(ch: str) -> str:
+    return "\\" + ch if ch in _META else ch
+
+
+def _units(text: str) -> list[str]:
+    """A JSON string's text as units: one character, or an escape pair."""
+    out, i = [], 0
+    while i < len(text):
+        step = 2 if text[i] == "\\" and i + 1 < len(text) else 1
+        out.append(text[i : i + step])
+        i += step
+    return out
+
+
+def _not_any_of(node: dict[str, Any]) -> str:
+    """A regex for JSON string content that is none of the words in ``node``'s trie."""
+    children = {u: c for u, c in node.items() if u != ""}
+    alts = [] if "" in node else [""]  # ending here is another word
+    singles = "".join(_rx(u) for u in children if len(u) == 1)
+    escapes = "".join(_rx(u[1]) for u in children if len(u) == 2)
+    other_escape = f"\\\\[^{escapes}]" if escapes else "\\\\."
+    alts.append(f'(?:[^"\\\\{singles}]|{other_escape}){_ANY}')
+    for unit, child in children.items():
+        alts.append("".join(_rx(c) for c in unit) + f"(?:{_not_any_of(child)})")
+    return "|".join(alts)
+
+
+def unknown_key_regex(names: list[str]) -> str | None:
+    """A regex that matches a JSON key (``"name":``) whose text is none of ``names``'
+    spellings, or None when the names are too long for one regex.
+
+    It never misses an unknown key: a key's opening quote starts a match unless its
+    text is a known spelling. It may match a suffix after an escaped quote, or text
+    between strings; the lines it matches are parsed again to be sure.
+    """
+    trie: dict[str, Any] = {}
+    for name in names:
+        for text in {json.dumps(name)[1:-1], json.dumps(name, ensure_ascii=False)[1:-1]}:
+            units = _units(text)
+            if len(units) > _MAX_KEY_UNITS:
+                return None
+            node = trie
+            for unit in units:
+                node = node.setdefault(unit, {})
+            node[""] = {}
+    return f'"(?:{_not_any_of(trie)})"\\s*:'
+
+
+def _has_struct(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return True
+    inner = getattr(dtype, "inner", None)
+    return inner is not None and _has_struct(inner)
+
+
+def check_ndjson_schema(path: str, schema: pl.Schema, window: int, display: str) -> None:
+    """Refuse an NDJSON file whose rows after the inference window hold a key the window
+    did not see (polars would drop its whole column) or a type it did not infer.
+
+    A flat schema is checked with one regex pass over the lines (``unknown_key_regex``);
+    the few lines it flags are parsed with ``json``. A schema with structs (whose late
+    fields polars drops too) is compared with polars' inference over the whole file.
+    Values that do not fit a flat column's type are refused by polars while reading.
+    """
+    names = list(schema)
+    rx = None if any(_has_struct(t) for t in schema.values()) else unknown_key_regex(names)
+    if rx is not None:
+        try:
+            pl.Series([""]).str.contains(rx)
+        except pl.exceptions.PolarsError:  # too big for the regex engine
+            rx = None
+    if rx is None:
+        _compare_full_schema(path, schema, window, display)
+        return
+    known = set(names)
+    flagged = pl.scan_lines(path, row_index_name="n").filter(pl.col("line").str.contains(rx))
+    for batch in flagged.collect_batches(maintain_order=True):
+        for n, line in batch.select("n", "line").iter_rows():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # polars reports it while reading
+            if not isinstance(row, dict):
+                continue
+            for key in row:
+                if key not in known:
+                    raise DataError(
+                        f"key {key!r} first appears on line {n + 1:,} of {display}, {_AFTER} "
+                        f"(the first {window:,}), so its column would be dropped",
+                        hint=_HINT,
+                    )
+
+
+def _compare_full_schema(path: str, schema: pl.Schema, window: int, display: str) -> None:
+    full = pl.scan_ndjson(path, infer_schema_length=None).collect_schema()
+    found = _difference(schema, full)
+    if found is None:
+        return
+    name, was, now = found
+    if was is None:
+        raise DataError(
+            f"key {name!r} of {display} first appears {_AFTER} (the first {window:,}), "
+            "so it would be dropped",
+            hint=_HINT,
+        )
+    raise DataError(
+        f"column {name!r} of {display} is {was} in the first {window:,} rows (the rows used "
+        f"to infer the schema) but {now} in the whole file",
+        hint=_HINT,
+    )
+
+
+def _difference(
+    seen: Any, full: Any, prefix: str = ""
+) -> tuple[str, pl.DataType | None, pl.DataType] | None:
+    """The first key (dotted for struct fields) missing from ``seen`` or typed otherwise."""
+    seen_fields = dict(seen.items()) if isinstance(seen, pl.Schema) else seen
+    for name, dtype in full.items():
+        where = f"{prefix}{name}"
+        if name not in seen_fields:
+            return where, None, dtype
+        was = seen_fields[name]
+        if was == dtype:
+            continue
+        inner_was: Any = was
+        inner_now: Any = dtype
+        while getattr(inner_was, "inner", None) is not None and type(inner_was) is type(inner_now):
+            inner_was, inner_now = inner_was.inner, inner_now.inner
+        if isinstance(inner_was, pl.Struct) and isinstance(inner_now, pl.Struct):
+            deeper = _difference(
+                {f.name: f.dtype for f in inner_was.fields},
+                {f.name: f.dtype for f in inner_now.fields},
+                f"{where}.",
+            )
+            if deeper is not None:
+                return deeper
+        return where, was, dtype
+    return None

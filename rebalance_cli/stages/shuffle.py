@@ -118,7 +118,9 @@ def _append(
 ) -> None:
     import pyarrow.ipc as pa_ipc
 
-    table = df.to_arrow()
+    # Arrow has no 128-bit integers: they travel as their digits, cast back on reading
+    wide = [c for c, t in df.schema.items() if t in (pl.Int128, pl.UInt128)]
+    table = df.with_columns(pl.col(wide).cast(pl.String)).to_arrow() if wide else df.to_arrow()
     writer = writers.get(bucket)
     if writer is None:
         writer = pa_ipc.new_stream(str(folder / f"{bucket}.arrows"), table.schema)
