@@ -32,7 +32,12 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Path | None:
-    """Refuse to overwrite the input, or an existing file without --force."""
+    """Refuse to overwrite the input, or an existing file without --force.
+
+    A symbolic link is a file of its own here: with --force it is replaced (the
+    link, not the file it points to); a link to a missing file is refused without
+    --force, as it would otherwise be replaced silently.
+    """
     if target == STDIO:
         return None
     path = Path(target)
@@ -46,6 +51,11 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
         raise RefusedError(f"the {what} {target} is a directory", hint="give a file path")
     if path.exists() and not path.is_file():
         return path  # a FIFO or a device (/dev/null): written through, never replaced
+    if path.is_symlink() and not path.exists() and not force:
+        raise RefusedError(
+            f"the {what} {target} is a symbolic link to a missing file",
+            hint="pass --force to replace the link itself with the file, or remove the link",
+        )
     if path.exists() and not force:
         raise RefusedError(f"the {what} {target} already exists", hint="pass --force to replace it")
     if not path.parent.exists():
