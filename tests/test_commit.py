@@ -7,6 +7,8 @@ input is untouched.
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import pytest
 
@@ -41,6 +43,75 @@ def case(tmp_path, write_data):
             assert now == self.before  # the input and every existing file keep their bytes
 
     return Case()
+
+
+# -- 1. collisions between the files of one run -----------------------------------------
+
+
+def test_report_on_a_bag_is_refused(case, cli):
+    out = case.folder / "x-{bag}.csv"
+    res = cli(
+        "apply", case.src, *UNDER, "--bags", "2", "-o", out, "--report", case.folder / "x-1.csv"
+    )
+    case.check(res, 2, f"--report and --bags (bag 1) name the same file {case.folder}/x-1.csv")
+    res = cli(
+        "apply", case.src, *UNDER, "--bags", "2", "-o", out, "--report", case.folder / "./x-2.csv"
+    )
+    case.check(res, 2, "--report and --bags (bag 2) name the same file")
+
+
+def test_report_on_the_test_split_is_refused(case, cli):
+    t = case.folder / "t.csv"
+    split = ["--test-size", "0.2", "--test-output", t]
+    res = cli("apply", case.src, *UNDER, "-o", case.folder / "o.csv", *split, "--report", t)
+    case.check(res, 2, f"--report and --test-output name the same file {t}")
+
+
+def test_collisions_through_links_are_refused(case, cli):
+    real = case.folder / "real.csv"
+    real.write_text("keep me\n")
+    hard = case.folder / "hard.csv"
+    os.link(real, hard)
+    soft = case.folder / "soft.json"
+    soft.symlink_to(real)
+    case.snapshot()
+    o = ["-o", real, "--force"]
+    res = cli("apply", case.src, *UNDER, *o, "--report", hard)
+    case.check(res, 2, "--report and -o name the same file")
+    res = cli("apply", case.src, *UNDER, *o, "--report", soft)
+    case.check(res, 2, "--report and -o name the same file")
+    t = ["--test-size", "0.2", "--test-output", hard]
+    res = cli("apply", case.src, *UNDER, *o, *t)
+    case.check(res, 2, "--test-output and -o name the same file")
+    # a link to a file that does not exist yet names that file too
+    ahead = case.folder / "ahead.json"
+    ahead.symlink_to(case.folder / "later.csv")
+    case.snapshot()
+    res = cli("apply", case.src, *UNDER, "-o", case.folder / "later.csv", "--report", ahead)
+    case.check(res, 2, "--report and -o name the same file")
+
+
+def test_every_target_is_checked_against_the_input(case, cli):
+    hard = case.folder / "in-link.csv"
+    os.link(case.src, hard)
+    case.snapshot()
+    o = ["-o", case.folder / "o.csv", "--force"]
+    res = cli("apply", case.src, *UNDER, *o, "--test-size", "0.2", "--test-output", hard)
+    case.check(res, 5, f"the test output {hard} is the input file")
+    res = cli("apply", case.src, *UNDER, *o, "--report", hard)
+    case.check(res, 5, f"the report {hard} is the input file")
+    bag_src = case.folder / "d-1.csv"
+    case.src.rename(bag_src)
+    case.src = bag_src
+    case.snapshot()
+    res = cli("apply", bag_src, *UNDER, "--bags", "2", "-o", case.folder / "d-{bag}.csv", "--force")
+    case.check(res, 5, "is the input file")
+
+
+def test_null_device_twice_is_not_a_collision(case, cli):
+    o = ["-o", os.devnull, "--output-format", "csv"]
+    res = cli("apply", case.src, *UNDER, *o, "--report", os.devnull)
+    assert res.code == 0, res.stderr
 
 
 # -- 3. dangling symlinks -------------------------------------------------------------------
