@@ -8,10 +8,13 @@ input is untouched.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
 
+from rebalance_cli.io import AtomicFile
 from tests.conftest import digest, listing, mixed_frame
 
 UNDER = ["-l", "y", "-s", "undersample", "--seed", "1"]
@@ -138,3 +141,54 @@ def test_dangling_symlink_with_force_replaces_the_link(case, cli):
     assert not link.is_symlink() and link.is_file()
     assert not (case.folder / "missing.csv").exists()
     assert pl.read_csv(link).height == 20
+
+
+# -- 4. stale temp files ----------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temp_files_carry_the_owner_pid(tmp_path):
+    sink = AtomicFile(tmp_path / "o.csv")
+    try:
+        name = sink.tmp.name
+        assert name.startswith(f".o.csv.{os.getpid()}.") and name.endswith(".rebalance-tmp")
+    finally:
+        sink.discard()
+
+
+def test_stale_temp_files_of_dead_runs_are_removed(case, cli):
+    dead = _dead_pid()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = [f".o.csv.{dead}.ab12cd34.rebalance-tmp", f".r.json.{dead}.zz_9.rebalance-tmp"]
+        kept = [
+            f".o.csv.{sleeper.pid}.ab12cd34.rebalance-tmp",  # its owner is alive
+            ".o.csv.ab12cd34.rebalance-tmp",  # no pid: not ours to judge
+            f".o.csv.gz.{dead}.ab12cd34.rebalance-tmp",  # another target's
+            f".other.csv.{dead}.ab12cd34.rebalance-tmp",  # another target's
+        ]
+        for name in stale + kept:
+            (case.folder / name).write_text("partial\n")
+        spill = case.folder / f".o.csv.{dead}.k_3j9x2q.rebalance-tmp"  # a --shuffle folder
+        spill.mkdir()
+        (spill / "run-0.ipc").write_text("partial\n")
+        res = cli("apply", case.src, *UNDER, "-o", case.folder / "o.csv",
+                  "--report", case.folder / "r.json")  # fmt: skip
+        assert res.code == 0, res.stderr
+        assert listing(case.folder) == {"in.csv", "o.csv", "r.json", *kept}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_failed_run_removes_no_stale_file(case, cli):
+    stale = case.folder / f".o.csv.{_dead_pid()}.ab12cd34.rebalance-tmp"
+    stale.write_text("partial\n")
+    case.snapshot()
+    res = cli("apply", case.src, *UNDER, "-t", "yes=5000", "-o", case.folder / "o.csv")
+    case.check(res, 2, "undersample cannot grow class 'yes'")

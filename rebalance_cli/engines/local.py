@@ -31,6 +31,7 @@ from ..classes import COUNT, ClassIndex
 from ..errors import DataError
 from ..io import (
     STDIO,
+    TMP_SUFFIX,
     AtomicFile,
     SinkStopped,
     Source,
@@ -40,6 +41,7 @@ from ..io import (
     open_frame_writer,
     open_source,
     reading,
+    remove_stale,
     resolve_output_format,
     same_file,
     write_frames,
@@ -215,6 +217,17 @@ class Targets:
     test_fmt: str | None = None
     report: Path | None = None
 
+    def paths(self) -> list[Path]:
+        """The paths written (stdout left out): output or bags, test split, report."""
+        found = [self.out_path, *(p for _, p, _ in self.bags), self.test_path, self.report]
+        return [p for p in found if p is not None]
+
+    def streams(self) -> bool:
+        """Whether a target is stdout, a FIFO or a device (spooled in the temp folder)."""
+        if self.out_fmt is not None and self.out_path is None and not self.bags:
+            return True  # -o -
+        return any(p.exists() and not p.is_file() for p in self.paths())
+
 
 def check_targets(request: Request, source: Source) -> Targets:
     """The output, bags, test split and report: formats, collisions, the input, --force.
@@ -374,6 +387,10 @@ def _write_all(
     sinks: list[AtomicFile] = []
     outcome = Outcome(warnings=report.warnings)
     try:
+        for path in targets.paths():
+            remove_stale(path)  # what runs killed before us left beside these targets
+        if targets.streams():
+            remove_stale(None)  # and their spooled copies of streams, in the temp folder
         if program.bag_seeds:
             _write_bags(engine, prepared, request, schema, targets, sinks, report, outcome)
         else:
@@ -415,7 +432,14 @@ def _write_output(
     frames = stream.frames()
     folder = None
     if request.stages.shuffle:
-        folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=sink.tmp.parent))
+        # beside the output (for a stream, in the temp folder), named like its temp
+        # file so that a later run removes it if this one is killed (remove_stale)
+        pid = os.getpid()
+        if sink.stream or sink.target is None:
+            prefix, suffix = f"rebalance-out-{pid}-", ""
+        else:
+            prefix, suffix = f".{sink.target.name}.{pid}.", TMP_SUFFIX
+        folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=sink.tmp.parent))
         frames = shuffled(
             frames,
             prepared.out_schema,

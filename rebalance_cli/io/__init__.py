@@ -3,6 +3,7 @@
 from .errors import first_line, reading, writing
 from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
 from .sinks import (
+    TMP_SUFFIX,
     AtomicFile,
     SinkStopped,
     check_target,
@@ -10,6 +11,7 @@ from .sinks import (
     group_rows,
     open_frame_writer,
     open_writer,
+    remove_stale,
     same_file,
     write_frames,
 )
@@ -18,6 +20,7 @@ from .sources import ReadOptions, Source, frame_batches, open_source
 __all__ = [
     "FORMATS",
     "STDIO",
+    "TMP_SUFFIX",
     "AtomicFile",
     "ReadOptions",
     "SinkStopped",
@@ -33,6 +36,7 @@ __all__ = [
     "open_source",
     "open_writer",
     "reading",
+    "remove_stale",
     "resolve_output_format",
     "same_file",
     "write_frames",

@@ -63,6 +63,64 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
     return path
 
 
+TMP_SUFFIX = ".rebalance-tmp"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def remove_stale(target: Path | None) -> list[Path]:
+    """Remove the temporary files of ``target`` left by runs that no longer live.
+
+    A run's temporary files beside ``target`` are named ``.{name}.{pid}.{random}``
+    with the suffix ``.rebalance-tmp``; those whose pid names no live process were
+    left by a run that was killed (SIGKILL, a crash, a power cut), and are removed
+    (a folder too: ``--shuffle``'s spill files). Names of other shapes (another
+    target's, an older version's without a pid) are left alone. For stdout, a FIFO
+    or a device (``target`` None), the spooled copies ``rebalance-out-{pid}-*`` in
+    the temp folder are.
+    """
+    if target is None:
+        return _remove_dead(Path(tempfile.gettempdir()), "rebalance-out-", "-", "")
+    return _remove_dead(target.parent, f".{target.name}.", ".", TMP_SUFFIX)
+
+
+def _remove_dead(folder: Path, prefix: str, sep: str, suffix: str) -> list[Path]:
+    """Entries ``{prefix}{pid}{sep}{random}{suffix}`` of ``folder`` whose pid is dead."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        parts = name[len(prefix) : len(name) - len(suffix)].split(sep)
+        if len(parts) != 2 or not parts[1] or "." in parts[1]:
+            continue
+        if not (parts[0].isascii() and parts[0].isdigit()):
+            continue
+        pid = int(parts[0])
+        if pid <= 0 or pid == os.getpid() or _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):  # a --shuffle run's folder
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
 class AtomicFile:
     """A temporary file beside the target, renamed into place only on commit.
 
@@ -76,12 +134,13 @@ class AtomicFile:
         # stdout, FIFOs and devices cannot be renamed over: they get the bytes on commit
         self.stream = target is None or (target.exists() and not target.is_file())
         beside = None if self.stream or target is None else target
+        pid = os.getpid()
         try:
             if beside is None:
-                fd, name = tempfile.mkstemp(prefix="rebalance-out-")
+                fd, name = tempfile.mkstemp(prefix=f"rebalance-out-{pid}-")
             else:
                 fd, name = tempfile.mkstemp(
-                    prefix=f".{beside.name}.", suffix=".rebalance-tmp", dir=beside.parent
+                    prefix=f".{beside.name}.{pid}.", suffix=TMP_SUFFIX, dir=beside.parent
                 )
         except OSError as exc:
             where = "the temp folder" if beside is None else str(beside.parent)
