@@ -8,14 +8,18 @@ input is untouched.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from rebalance_cli.io import AtomicFile
-from tests.conftest import digest, listing, mixed_frame
+from tests.conftest import argv, digest, listing, mixed_frame
 
 UNDER = ["-l", "y", "-s", "undersample", "--seed", "1"]
 
@@ -117,6 +121,104 @@ def test_null_device_twice_is_not_a_collision(case, cli):
     assert res.code == 0, res.stderr
 
 
+# -- 2. all or nothing --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-o", "{d}/o.csv"],
+        ["-o", "{d}/o.parquet", "--test-size", "0.2", "--test-output", "{d}/t.csv"],
+        ["--bags", "2", "-o", "{d}/x-{{bag}}.csv"],
+    ],
+)
+def test_a_failing_stream_target_leaves_no_file(case, cli, extra):
+    """The report goes to /dev/full: the files renamed before it are taken back."""
+    args = [a.format(d=case.folder) for a in extra]
+    res = cli("apply", case.src, *UNDER, *args, "--report", "/dev/full")
+    case.check(res, 4, "cannot put the report in place: No space left on device")
+
+
+def test_a_failing_stream_restores_the_files_it_replaced(case, cli):
+    out, test = case.folder / "o.csv", case.folder / "t.csv"
+    out.write_text("old output\n")
+    test.write_text("old test\n")
+    case.snapshot()
+    split = ["--test-size", "0.2", "--test-output", test]
+    res = cli("apply", case.src, *UNDER, "-o", out, *split, "--force", "--report", "/dev/full")
+    case.check(res, 4, "cannot put the report in place")
+    assert out.read_text() == "old output\n" and test.read_text() == "old test\n"
+
+
+def _fail_replace_of(monkeypatch, name: str) -> list[str]:
+    """os.replace fails (EIO) for the target ``name``; returns the targets replaced."""
+    real = os.replace
+    done: list[str] = []
+
+    def replace(src, dst, *a, **k):
+        if Path(dst).name == name:
+            raise OSError(5, "Input/output error")
+        real(src, dst, *a, **k)
+        done.append(Path(dst).name)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return done
+
+
+def test_a_failing_rename_takes_back_the_others(case, cli, monkeypatch):
+    out, test, rep = case.folder / "o.csv", case.folder / "t.csv", case.folder / "r.json"
+    out.write_text("old output\n")
+    case.snapshot()
+    done = _fail_replace_of(monkeypatch, "r.json")
+    split = ["--test-size", "0.2", "--test-output", test]
+    res = cli("apply", case.src, *UNDER, "-o", out, *split, "--force", "--report", rep)
+    case.check(res, 4, "cannot put the report in place: Input/output error")
+    assert "o.csv" in done  # it was renamed, then taken back
+    assert out.read_text() == "old output\n"
+
+
+def test_stdout_is_written_after_the_files_are_in_place(case, cli, monkeypatch):
+    _fail_replace_of(monkeypatch, "r.json")
+    res = cli("apply", case.src, *UNDER, "-o", "-", "--report", case.folder / "r.json")
+    case.check(res, 4, "cannot put the report in place")
+    assert res.stdout == ""
+
+
+def test_every_temp_file_is_synced_before_the_first_rename(case, cli, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst, *a, **k):
+        events.append(("replace", str(src)))
+        real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    split = ["--test-size", "0.2", "--test-output", case.folder / "t.csv"]
+    res = cli("apply", case.src, *UNDER, "-o", case.folder / "o.csv", *split,
+              "--report", case.folder / "r.json")  # fmt: skip
+    assert res.code == 0, res.stderr
+    renamed = [p for kind, p in events if kind == "replace"]
+    assert len(renamed) == 3
+    first = events.index(("replace", renamed[0]))
+    synced = {p for kind, p in events[:first] if kind == "fsync"}
+    assert set(renamed) <= synced
+
+
+def test_a_failing_sync_leaves_nothing(case, cli, monkeypatch):
+    def fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    res = cli("apply", case.src, *UNDER, "-o", case.folder / "o.csv",
+              "--report", case.folder / "r.json")  # fmt: skip
+    case.check(res, 4, "cannot write the output: Input/output error")
+
+
 # -- 3. dangling symlinks -------------------------------------------------------------------
 
 
@@ -192,3 +294,40 @@ def test_a_failed_run_removes_no_stale_file(case, cli):
     case.snapshot()
     res = cli("apply", case.src, *UNDER, "-t", "yes=5000", "-o", case.folder / "o.csv")
     case.check(res, 2, "undersample cannot grow class 'yes'")
+
+
+def test_sigkill_during_commit_leaves_a_temp_file_the_next_run_removes(case):
+    """A run stopped by SIGKILL while it waits for a FIFO reader (after its renames):
+    the backup of the replaced output stays behind, named by the dead pid; the next
+    run writing that output removes it."""
+    out = case.folder / "o.csv"
+    out.write_text("old output\n")
+    fifo = case.folder / "report.fifo"
+    os.mkfifo(fifo)
+    cmd = argv("apply", case.src, *UNDER, "-o", out, "--force", "--report", fifo)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    temps: list[Path] = []
+    deadline = time.monotonic() + 120
+    while not temps:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        temps = [p for p in case.folder.iterdir() if p.name.endswith(".rebalance-tmp")]
+        time.sleep(0.05)
+    while out.read_text() == "old output\n":  # renamed; now blocked opening the FIFO
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    left = [p.name for p in case.folder.iterdir() if p.name.endswith(".rebalance-tmp")]
+    assert len(left) == 1 and re.fullmatch(rf"\.o\.csv\.{proc.pid}\.\w+\.rebalance-tmp", left[0])
+    assert (case.folder / left[0]).read_text() == "old output\n"  # the backup of the old file
+    spools = list(Path(tempfile.gettempdir()).glob(f"rebalance-out-{proc.pid}-*"))
+    assert len(spools) == 1  # the report's copy, waiting for the FIFO
+    res = subprocess.run(
+        argv("apply", case.src, *UNDER, "-o", "-", "--report", out, "--force"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert listing(case.folder) == {"in.csv", "o.csv", "report.fifo"}
+    assert not spools[0].exists()

@@ -7,7 +7,8 @@
 
 Every file a run writes (outputs, test split, bags, report) goes to a
 temporary file beside its target and is renamed into place only when all of
-them have been written.
+them have been written and synced (``io.commit_all``); streams (stdout, FIFOs,
+devices) are written after the renames.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..io import (
     SinkStopped,
     Source,
     check_target,
+    commit_all,
     dictionary_columns,
     frame_batches,
     open_frame_writer,
@@ -380,7 +382,13 @@ def _write_all(
     report: Report,
     started: float,
 ) -> None:
-    """Pass 2 into temporary files, then every file committed together."""
+    """Pass 2 into temporary files, then every file committed together.
+
+    Stale temporary files of these targets (left by killed runs) are removed
+    first. Every temporary file is written completely (data, test split, bags,
+    report) before :func:`commit_all` syncs and renames them; any failure before
+    the renames leaves every target as it was.
+    """
     assert targets.out_fmt is not None
     program = prepared.program
     t0 = time.perf_counter()
@@ -399,8 +407,7 @@ def _write_all(
         report.timings["total"] = time.perf_counter() - started
         if request.report_path is not None:
             sinks.append(write_report(report, targets.report))
-        for s in sinks:
-            s.commit()
+        commit_all(sinks)  # sync every temp file, rename them all, then write the streams
     finally:
         for s in sinks:
             s.discard()

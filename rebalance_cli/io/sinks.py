@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -122,10 +123,14 @@ def _remove_dead(folder: Path, prefix: str, sep: str, suffix: str) -> list[Path]
 
 
 class AtomicFile:
-    """A temporary file beside the target, renamed into place only on commit.
+    """A temporary file beside the target, put in place only on commit.
 
-    For stdout the temporary file lives in the temp folder and is copied to
-    stdout on commit, so a failed run prints nothing.
+    The temporary file is ``.{name}.{pid}.{random}.rebalance-tmp`` in the target's
+    folder (the pid lets a later run tell a killed run's leftovers from a live
+    run's files: :func:`remove_stale`). For stdout, a FIFO or a device, which
+    cannot be renamed over, it lives in the temp folder and its bytes are copied
+    to the target on commit, so a failed run prints nothing. Several files are
+    committed together by :func:`commit_all`.
     """
 
     def __init__(self, target: Path | None, what: str = "output") -> None:
@@ -150,24 +155,57 @@ class AtomicFile:
         os.close(fd)
         self.tmp = Path(name)
         self.committed = False
+        self.size = 0
+        # set by place(): the renamed file's identity, and a link to the file it replaced
+        self.placed: tuple[int, int] | None = None
+        self.backup: Path | None = None
 
     def commit(self) -> int:
-        """Put the file in place; returns its size in bytes."""
-        size = self.tmp.stat().st_size
+        """Put this file alone in place; returns its size in bytes."""
+        commit_all([self])
+        return self.size
+
+    def seal(self) -> None:
+        """Flush the written temporary file to disk (a late write error shows here)."""
+        try:
+            self.size = self.tmp.stat().st_size
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InputOutputError(f"cannot write the {self.what}: {exc.strerror or exc}") from None
+
+    def place(self) -> None:
+        """Rename the temporary file over the target, keeping a hard link to the file
+        it replaces (when there was one and the file system has hard links) so that
+        :meth:`undo` can put it back."""
+        assert self.target is not None and not self.stream
+        try:
+            if os.path.lexists(self.target):
+                self.backup = _link_aside(self.target)
+            os.chmod(self.tmp, 0o666 & ~_umask())
+            st = os.stat(self.tmp)
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self._drop_backup()
+            raise InputOutputError(
+                f"cannot put the {self.what} in place: {exc.strerror or exc}"
+            ) from None
+        self.placed = (st.st_dev, st.st_ino)
+        self.committed = True
+
+    def deliver(self) -> None:
+        """Copy the bytes to stdout, a FIFO or a device."""
         try:
             if self.target is None:
                 with open(self.tmp, "rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
                 sys.stdout.buffer.flush()
-                self.tmp.unlink()
-            elif self.stream:
+            else:
                 with open(self.tmp, "rb") as fh, open(self.target, "wb") as out:
                     shutil.copyfileobj(fh, out, 1 << 20)
-                self.tmp.unlink()
-            else:
-                mode = 0o666 & ~_umask()
-                os.chmod(self.tmp, mode)
-                os.replace(self.tmp, self.target)
         except BrokenPipeError:
             raise  # the reader of stdout went away: the CLI exits quietly
         except OSError as exc:
@@ -175,12 +213,96 @@ class AtomicFile:
                 f"cannot put the {self.what} in place: {exc.strerror or exc}"
             ) from None
         self.committed = True
-        return size
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+    def undo(self) -> None:
+        """Take a placed file back: the file it replaced returns, or the target is
+        removed when there was none. Nothing is done if another process has
+        replaced the target since."""
+        if self.placed is None or self.target is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.lstat(self.target)
+            if (st.st_dev, st.st_ino) == self.placed:
+                if self.backup is not None:
+                    os.replace(self.backup, self.target)
+                    self.backup = None
+                else:
+                    os.unlink(self.target)
+        self.placed = None
+
+    def _drop_backup(self) -> None:
+        if self.backup is not None:
+            with contextlib.suppress(OSError):
+                self.backup.unlink()
+            self.backup = None
 
     def discard(self) -> None:
+        """Remove what is left: the temporary file if it was not committed, the backup."""
         if not self.committed:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
+        self._drop_backup()
+
+
+def _link_aside(target: Path) -> Path | None:
+    """A hard link to ``target`` (the link itself if it is a symlink) under a
+    temporary name beside it; None where hard links are not supported."""
+    for _ in range(100):
+        name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+        try:
+            os.link(target, name, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return name
+    return None
+
+
+def commit_all(sinks: list[AtomicFile]) -> None:
+    """Put every file of a run in place, all or nothing as far as the OS allows.
+
+    1. every temporary file (already completely written) is synced to disk; a
+       failure here leaves every target as it was;
+    2. the files are renamed over their targets, in order; a failure takes back
+       the ones already renamed (the replaced files are put back);
+    3. only then are streams written (FIFOs and devices, stdout last), as they
+       cannot be taken back; a failure of the first one still takes the renamed
+       files back, but a stream written before the failing one keeps its bytes.
+    The caller discards every sink afterwards (backups and leftover temporary files).
+    """
+    files = [s for s in sinks if not s.stream]
+    streams = sorted((s for s in sinks if s.stream), key=lambda s: s.target is None)
+    for s in sinks:
+        s.seal()
+    try:
+        for s in files:
+            s.place()
+        _sync_folders([s.target for s in files if s.target is not None])
+        for s in streams:
+            s.deliver()
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (`| head`): a success, the files stay
+    except BaseException:
+        for s in reversed(files):
+            s.undo()
+        raise
+    finally:
+        for s in files:
+            s._drop_backup()
+
+
+def _sync_folders(targets: list[Path]) -> None:
+    """Make the renames durable (best effort: not every file system syncs folders)."""
+    for folder in dict.fromkeys(t.parent for t in targets):
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _umask() -> int:
