@@ -84,7 +84,7 @@ def test_collisions_through_links_are_refused(case, cli):
     case.snapshot()
     o = ["-o", real, "--force"]
     res = cli("apply", case.src, *UNDER, *o, "--report", hard)
-    case.check(res, 2, "--report and -o name the same file")
+    case.check(res, 2, f"--report and -o name the same file {hard}, which is {real}")
     res = cli("apply", case.src, *UNDER, *o, "--report", soft)
     case.check(res, 2, "--report and -o name the same file")
     t = ["--test-size", "0.2", "--test-output", hard]

@@ -298,7 +298,7 @@ def check_collisions(planned: list[tuple[str, str, str]]) -> None:
         for other_flag, other_given, other in seen:
             if not same_file(path, other) or (same_file(path, null) and same_file(other, null)):
                 continue
-            shown = given if given == other_given else f"{given} (as {other_given})"
+            shown = given if given == other_given else f"{given}, which is {other_given}"
             raise UsageError(
                 f"{flag} and {other_flag} name the same file {shown}",
                 hint="give each its own path",
