@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import InputOutputError
 from .io import AtomicFile
 
 SCHEMA_VERSION = 1
@@ -80,6 +81,9 @@ def write_report(report: Report, target: Path | None) -> AtomicFile:
     sink = AtomicFile(target, what="report")
     try:
         sink.tmp.write_text(report.to_json(), encoding="utf-8")
+    except OSError as exc:
+        sink.discard()
+        raise InputOutputError(f"cannot write the report: {exc.strerror or exc}") from None
     except BaseException:
         sink.discard()
         raise

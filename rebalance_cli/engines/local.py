@@ -7,12 +7,14 @@
 
 Every file a run writes (outputs, test split, bags, report) goes to a
 temporary file beside its target and is renamed into place only when all of
-them have been written.
+them have been written and synced (``io.commit_all``); streams (stdout, FIFOs,
+devices) are written after the renames.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -30,16 +32,20 @@ from ..classes import COUNT, ClassIndex
 from ..errors import DataError
 from ..io import (
     STDIO,
+    TMP_SUFFIX,
     AtomicFile,
     SinkStopped,
     Source,
     check_target,
+    commit_all,
     dictionary_columns,
     frame_batches,
     open_frame_writer,
     open_source,
     reading,
+    remove_stale,
     resolve_output_format,
+    same_file,
     write_frames,
     writing,
 )
@@ -213,43 +219,91 @@ class Targets:
     test_fmt: str | None = None
     report: Path | None = None
 
+    def paths(self) -> list[Path]:
+        """The paths written (stdout left out): output or bags, test split, report."""
+        found = [self.out_path, *(p for _, p, _ in self.bags), self.test_path, self.report]
+        return [p for p in found if p is not None]
+
+    def streams(self) -> bool:
+        """Whether a target is stdout, a FIFO or a device (spooled in the temp folder)."""
+        if self.out_fmt is not None and self.out_path is None and not self.bags:
+            return True  # -o -
+        return any(p.exists() and not p.is_file() for p in self.paths())
+
 
 def check_targets(request: Request, source: Source) -> Targets:
-    """The output, bags, test split and report: formats, collisions, --force."""
+    """The output, bags, test split and report: formats, collisions, the input, --force.
+
+    Every check runs before anything is written, in this order: the formats and
+    the paths stdout cannot take (usage errors), two targets naming one file
+    (usage), then each target against the input, an existing file without
+    --force, a folder that does not exist (:func:`check_target`).
+    """
+    from ..errors import UsageError
+
     t = Targets()
     inputs = [] if source.display == "<stdin>" else [source.path]
     out, fmt_flag, force = request.output, request.output_format, request.force
+    planned: list[tuple[str, str, str]] = []  # flag, what check_target calls it, path
     if out is not None:
         if request.stages.bags:
-            for name in bag_paths(out, request.stages.bags, fmt_flag, source.format):
-                fmt = resolve_output_format(name, fmt_flag, source.format)
-                t.bags.append((name, check_target(name, force, inputs, "bag"), fmt))
+            for b, name in enumerate(
+                bag_paths(out, request.stages.bags, fmt_flag, source.format), 1
+            ):
+                t.bags.append((name, None, resolve_output_format(name, fmt_flag, source.format)))
+                planned.append((f"--bags (bag {b})", "bag", name))
             t.out_fmt = t.bags[0][2]
         else:
             t.out_fmt = resolve_output_format(out, fmt_flag, source.format)
-            t.out_path = check_target(out, force, inputs, "output")
+            planned.append(("-o", "output", out))
     test_output = request.stages.test_output
     if test_output is not None and not request.dry_run:
         test_str = str(test_output)
         if test_str == STDIO:
-            from ..errors import UsageError
-
             raise UsageError("--test-output needs a file path, not stdout")
-        if t.out_path is not None and Path(test_str).resolve() == t.out_path.resolve():
-            from ..errors import UsageError
-
-            raise UsageError("--test-output and -o name the same file", hint="give two paths")
         t.test_fmt = resolve_output_format(test_str, fmt_flag, source.format)
-        t.test_path = check_target(test_str, force, inputs, "test output")
+        planned.append(("--test-output", "test output", test_str))
     if request.report_path is not None:
-        from ..errors import UsageError
-
         if request.report_path == STDIO:
             raise UsageError("--report needs a file path; use --json for the report on stdout")
-        if t.out_path is not None and Path(request.report_path).resolve() == t.out_path.resolve():
-            raise UsageError("--report and -o name the same file", hint="give them two paths")
-        t.report = check_target(request.report_path, force, inputs, "report")
+        planned.append(("--report", "report", request.report_path))
+    check_collisions(planned)
+    bags, t.bags = iter(t.bags), []
+    for _, what, given in planned:
+        path = check_target(given, force, inputs, what)
+        if what == "bag":
+            name, _, fmt = next(bags)
+            t.bags.append((name, path, fmt))
+        elif what == "output":
+            t.out_path = path
+        elif what == "test output":
+            t.test_path = path
+        else:
+            t.report = path
     return t
+
+
+def check_collisions(planned: list[tuple[str, str, str]]) -> None:
+    """Refuse two targets (flag, what, path) that name one file: the same path after
+    ``./``, symlinks and hard links are resolved (:func:`same_file`). The null device
+    may take several: nothing written to it is lost."""
+    from ..errors import UsageError
+
+    seen: list[tuple[str, str, Path]] = []
+    null = Path(os.devnull)
+    for flag, _, given in planned:
+        if given == STDIO:
+            continue
+        path = Path(given)
+        for other_flag, other_given, other in seen:
+            if not same_file(path, other) or (same_file(path, null) and same_file(other, null)):
+                continue
+            shown = given if given == other_given else f"{given}, which is {other_given}"
+            raise UsageError(
+                f"{flag} and {other_flag} name the same file {shown}",
+                hint="give each its own path",
+            )
+        seen.append((flag, given, path))
 
 
 def run(request: Request, data: Any) -> Report:
@@ -328,13 +382,23 @@ def _write_all(
     report: Report,
     started: float,
 ) -> None:
-    """Pass 2 into temporary files, then every file committed together."""
+    """Pass 2 into temporary files, then every file committed together.
+
+    Stale temporary files of these targets (left by killed runs) are removed
+    first. Every temporary file is written completely (data, test split, bags,
+    report) before :func:`commit_all` syncs and renames them; any failure before
+    the renames leaves every target as it was.
+    """
     assert targets.out_fmt is not None
     program = prepared.program
     t0 = time.perf_counter()
     sinks: list[AtomicFile] = []
     outcome = Outcome(warnings=report.warnings)
     try:
+        for path in targets.paths():
+            remove_stale(path)  # what runs killed before us left beside these targets
+        if targets.streams():
+            remove_stale(None)  # and their spooled copies of streams, in the temp folder
         if program.bag_seeds:
             _write_bags(engine, prepared, request, schema, targets, sinks, report, outcome)
         else:
@@ -343,8 +407,7 @@ def _write_all(
         report.timings["total"] = time.perf_counter() - started
         if request.report_path is not None:
             sinks.append(write_report(report, targets.report))
-        for s in sinks:
-            s.commit()
+        commit_all(sinks)  # sync every temp file, rename them all, then write the streams
     finally:
         for s in sinks:
             s.discard()
@@ -376,7 +439,14 @@ def _write_output(
     frames = stream.frames()
     folder = None
     if request.stages.shuffle:
-        folder = Path(tempfile.mkdtemp(prefix=".rebalance-shuffle-", dir=sink.tmp.parent))
+        # beside the output (for a stream, in the temp folder), named like its temp
+        # file so that a later run removes it if this one is killed (remove_stale)
+        pid = os.getpid()
+        if sink.stream or sink.target is None:
+            prefix, suffix = f"rebalance-out-{pid}-", ""
+        else:
+            prefix, suffix = f".{sink.target.name}.{pid}.", TMP_SUFFIX
+        folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=sink.tmp.parent))
         frames = shuffled(
             frames,
             prepared.out_schema,

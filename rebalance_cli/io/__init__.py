@@ -3,13 +3,16 @@
 from .errors import first_line, reading, writing
 from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
 from .sinks import (
+    TMP_SUFFIX,
     AtomicFile,
     SinkStopped,
     check_target,
+    commit_all,
     dictionary_columns,
     group_rows,
     open_frame_writer,
     open_writer,
+    remove_stale,
     same_file,
     write_frames,
 )
@@ -18,12 +21,14 @@ from .sources import ReadOptions, Source, frame_batches, open_source
 __all__ = [
     "FORMATS",
     "STDIO",
+    "TMP_SUFFIX",
     "AtomicFile",
     "ReadOptions",
     "SinkStopped",
     "Source",
     "check_format_name",
     "check_target",
+    "commit_all",
     "dictionary_columns",
     "first_line",
     "format_from_name",
@@ -33,6 +38,7 @@ __all__ = [
     "open_source",
     "open_writer",
     "reading",
+    "remove_stale",
     "resolve_output_format",
     "same_file",
     "write_frames",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -32,7 +33,12 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Path | None:
-    """Refuse to overwrite the input, or an existing file without --force."""
+    """Refuse to overwrite the input, or an existing file without --force.
+
+    A symbolic link is a file of its own here: with --force it is replaced (the
+    link, not the file it points to); a link to a missing file is refused without
+    --force, as it would otherwise be replaced silently.
+    """
     if target == STDIO:
         return None
     path = Path(target)
@@ -46,6 +52,11 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
         raise RefusedError(f"the {what} {target} is a directory", hint="give a file path")
     if path.exists() and not path.is_file():
         return path  # a FIFO or a device (/dev/null): written through, never replaced
+    if path.is_symlink() and not path.exists() and not force:
+        raise RefusedError(
+            f"the {what} {target} is a symbolic link to a missing file",
+            hint="pass --force to replace the link itself with the file, or remove the link",
+        )
     if path.exists() and not force:
         raise RefusedError(f"the {what} {target} already exists", hint="pass --force to replace it")
     if not path.parent.exists():
@@ -53,11 +64,73 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
     return path
 
 
-class AtomicFile:
-    """A temporary file beside the target, renamed into place only on commit.
+TMP_SUFFIX = ".rebalance-tmp"
 
-    For stdout the temporary file lives in the temp folder and is copied to
-    stdout on commit, so a failed run prints nothing.
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def remove_stale(target: Path | None) -> list[Path]:
+    """Remove the temporary files of ``target`` left by runs that no longer live.
+
+    A run's temporary files beside ``target`` are named ``.{name}.{pid}.{random}``
+    with the suffix ``.rebalance-tmp``; those whose pid names no live process were
+    left by a run that was killed (SIGKILL, a crash, a power cut), and are removed
+    (a folder too: ``--shuffle``'s spill files). Names of other shapes (another
+    target's, an older version's without a pid) are left alone. For stdout, a FIFO
+    or a device (``target`` None), the spooled copies ``rebalance-out-{pid}-*`` in
+    the temp folder are.
+    """
+    if target is None:
+        return _remove_dead(Path(tempfile.gettempdir()), "rebalance-out-", "-", "")
+    return _remove_dead(target.parent, f".{target.name}.", ".", TMP_SUFFIX)
+
+
+def _remove_dead(folder: Path, prefix: str, sep: str, suffix: str) -> list[Path]:
+    """Entries ``{prefix}{pid}{sep}{random}{suffix}`` of ``folder`` whose pid is dead."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        parts = name[len(prefix) : len(name) - len(suffix)].split(sep)
+        if len(parts) != 2 or not parts[1] or "." in parts[1]:
+            continue
+        if not (parts[0].isascii() and parts[0].isdigit()):
+            continue
+        pid = int(parts[0])
+        if pid <= 0 or pid == os.getpid() or _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):  # a --shuffle run's folder
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+class AtomicFile:
+    """A temporary file beside the target, put in place only on commit.
+
+    The temporary file is ``.{name}.{pid}.{random}.rebalance-tmp`` in the target's
+    folder (the pid lets a later run tell a killed run's leftovers from a live
+    run's files: :func:`remove_stale`). For stdout, a FIFO or a device, which
+    cannot be renamed over, it lives in the temp folder and its bytes are copied
+    to the target on commit, so a failed run prints nothing. Several files are
+    committed together by :func:`commit_all`.
     """
 
     def __init__(self, target: Path | None, what: str = "output") -> None:
@@ -66,12 +139,13 @@ class AtomicFile:
         # stdout, FIFOs and devices cannot be renamed over: they get the bytes on commit
         self.stream = target is None or (target.exists() and not target.is_file())
         beside = None if self.stream or target is None else target
+        pid = os.getpid()
         try:
             if beside is None:
-                fd, name = tempfile.mkstemp(prefix="rebalance-out-")
+                fd, name = tempfile.mkstemp(prefix=f"rebalance-out-{pid}-")
             else:
                 fd, name = tempfile.mkstemp(
-                    prefix=f".{beside.name}.", suffix=".rebalance-tmp", dir=beside.parent
+                    prefix=f".{beside.name}.{pid}.", suffix=TMP_SUFFIX, dir=beside.parent
                 )
         except OSError as exc:
             where = "the temp folder" if beside is None else str(beside.parent)
@@ -81,24 +155,57 @@ class AtomicFile:
         os.close(fd)
         self.tmp = Path(name)
         self.committed = False
+        self.size = 0
+        # set by place(): the renamed file's identity, and a link to the file it replaced
+        self.placed: tuple[int, int] | None = None
+        self.backup: Path | None = None
 
     def commit(self) -> int:
-        """Put the file in place; returns its size in bytes."""
-        size = self.tmp.stat().st_size
+        """Put this file alone in place; returns its size in bytes."""
+        commit_all([self])
+        return self.size
+
+    def seal(self) -> None:
+        """Flush the written temporary file to disk (a late write error shows here)."""
+        try:
+            self.size = self.tmp.stat().st_size
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InputOutputError(f"cannot write the {self.what}: {exc.strerror or exc}") from None
+
+    def place(self) -> None:
+        """Rename the temporary file over the target, keeping a hard link to the file
+        it replaces (when there was one and the file system has hard links) so that
+        :meth:`undo` can put it back."""
+        assert self.target is not None and not self.stream
+        try:
+            if os.path.lexists(self.target):
+                self.backup = _link_aside(self.target)
+            os.chmod(self.tmp, 0o666 & ~_umask())
+            st = os.stat(self.tmp)
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self._drop_backup()
+            raise InputOutputError(
+                f"cannot put the {self.what} in place: {exc.strerror or exc}"
+            ) from None
+        self.placed = (st.st_dev, st.st_ino)
+        self.committed = True
+
+    def deliver(self) -> None:
+        """Copy the bytes to stdout, a FIFO or a device."""
         try:
             if self.target is None:
                 with open(self.tmp, "rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
                 sys.stdout.buffer.flush()
-                self.tmp.unlink()
-            elif self.stream:
+            else:
                 with open(self.tmp, "rb") as fh, open(self.target, "wb") as out:
                     shutil.copyfileobj(fh, out, 1 << 20)
-                self.tmp.unlink()
-            else:
-                mode = 0o666 & ~_umask()
-                os.chmod(self.tmp, mode)
-                os.replace(self.tmp, self.target)
         except BrokenPipeError:
             raise  # the reader of stdout went away: the CLI exits quietly
         except OSError as exc:
@@ -106,12 +213,96 @@ class AtomicFile:
                 f"cannot put the {self.what} in place: {exc.strerror or exc}"
             ) from None
         self.committed = True
-        return size
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+    def undo(self) -> None:
+        """Take a placed file back: the file it replaced returns, or the target is
+        removed when there was none. Nothing is done if another process has
+        replaced the target since."""
+        if self.placed is None or self.target is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.lstat(self.target)
+            if (st.st_dev, st.st_ino) == self.placed:
+                if self.backup is not None:
+                    os.replace(self.backup, self.target)
+                    self.backup = None
+                else:
+                    os.unlink(self.target)
+        self.placed = None
+
+    def _drop_backup(self) -> None:
+        if self.backup is not None:
+            with contextlib.suppress(OSError):
+                self.backup.unlink()
+            self.backup = None
 
     def discard(self) -> None:
+        """Remove what is left: the temporary file if it was not committed, the backup."""
         if not self.committed:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
+        self._drop_backup()
+
+
+def _link_aside(target: Path) -> Path | None:
+    """A hard link to ``target`` (the link itself if it is a symlink) under a
+    temporary name beside it; None where hard links are not supported."""
+    for _ in range(100):
+        name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+        try:
+            os.link(target, name, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return name
+    return None
+
+
+def commit_all(sinks: list[AtomicFile]) -> None:
+    """Put every file of a run in place, all or nothing as far as the OS allows.
+
+    1. every temporary file (already completely written) is synced to disk; a
+       failure here leaves every target as it was;
+    2. the files are renamed over their targets, in order; a failure takes back
+       the ones already renamed (the replaced files are put back);
+    3. only then are streams written (FIFOs and devices, stdout last), as they
+       cannot be taken back; a failure of the first one still takes the renamed
+       files back, but a stream written before the failing one keeps its bytes.
+    The caller discards every sink afterwards (backups and leftover temporary files).
+    """
+    files = [s for s in sinks if not s.stream]
+    streams = sorted((s for s in sinks if s.stream), key=lambda s: s.target is None)
+    for s in sinks:
+        s.seal()
+    try:
+        for s in files:
+            s.place()
+        _sync_folders([s.target for s in files if s.target is not None])
+        for s in streams:
+            s.deliver()
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (`| head`): a success, the files stay
+    except BaseException:
+        for s in reversed(files):
+            s.undo()
+        raise
+    finally:
+        for s in files:
+            s._drop_backup()
+
+
+def _sync_folders(targets: list[Path]) -> None:
+    """Make the renames durable (best effort: not every file system syncs folders)."""
+    for folder in dict.fromkeys(t.parent for t in targets):
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _umask() -> int:
