@@ -1,0 +1,116 @@
+"""Label columns: NaN is a missing label."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from rebalance_cli import inspect, resample_frame
+from rebalance_cli.errors import DataError
+
+NAN = float("nan")
+
+
+def nan_frame() -> pl.DataFrame:
+    """Float label: 8 rows of 1.0, 4 of 2.0, 2 NaN and 1 null; a --by column."""
+    y = [1.0] * 8 + [2.0] * 4 + [NAN, NAN, None]
+    n = len(y)
+    return pl.DataFrame(
+        {
+            "x": np.arange(n, dtype=np.float64),
+            "g": ["a", "b"] * (n // 2) + ["a"],
+            "y": pl.Series(y, dtype=pl.Float64),
+        }
+    )
+
+
+@pytest.fixture
+def nan_file(write_data):
+    return write_data(nan_frame(), "nan.parquet")
+
+
+# ---------------------------------------------------------------------- 1. NaN is a null label
+
+
+def test_nan_is_a_null_label_in_inspect(nan_file, cli):
+    dist = inspect(nan_file, "y")
+    assert dist.classes == ("1.0", "2.0")
+    assert dist.counts == (8, 4)
+    assert dist.nulls == 3
+    assert dist.minority == "2.0"
+    res = cli("inspect", nan_file, "-l", "y", "--json")
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["null_labels"] == 3
+    assert doc["rows"] == 15
+    assert [c["class"] for c in doc["classes"]] == ["1.0", "2.0"]
+    assert doc["imbalance_ratio"] == 2.0
+
+
+def test_nan_label_is_an_error_without_drop(nan_file, cli, tmp_path):
+    out = tmp_path / "o.parquet"
+    res = cli("apply", nan_file, "-l", "y", "-s", "oversample", "-o", out)
+    assert res.code == 3
+    assert "rebalance: data error: label column 'y' has 3 null values" in res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--drop-null-labels", "--lenient"])
+@pytest.mark.parametrize("strategy", ["oversample", "undersample", "smote"])
+def test_nan_labels_are_dropped(nan_file, cli, tmp_path, flag, strategy):
+    out = tmp_path / "o.parquet"
+    args = ["-s", strategy, "-o", out, "--seed", "1", "--json", flag]
+    if strategy == "smote":
+        args += ["--k-neighbors", "2"]
+    res = cli("apply", nan_file, "-l", "y", *args)
+    assert res.code == 0, res.stderr
+    assert "3 rows with a null label were dropped" in res.stderr
+    report = json.loads(res.stdout)
+    assert report["class_counts"]["before"] == {"1.0": 8, "2.0": 4}
+    assert report["rows"]["null_labels_dropped"] == 3
+    got = pl.read_parquet(out)["y"]
+    assert got.null_count() == 0 and not got.is_nan().any()  # pass 2 dropped them too
+    want = {"oversample": (8, 8), "undersample": (4, 4), "smote": (8, 8)}[strategy]
+    assert (int((got == 1.0).sum()), int((got == 2.0).sum())) == want
+
+
+def test_nan_labels_are_dropped_with_by(nan_file, cli, tmp_path):
+    out = tmp_path / "o.parquet"
+    res = cli(
+        "apply", nan_file, "-l", "y", "-s", "oversample", "--by", "g", "-o", out,
+        "--drop-null-labels", "--json",
+    )  # fmt: skip
+    assert res.code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["rows"]["null_labels_dropped"] == 3
+    assert report["class_counts"]["before"] == {"1.0": 8, "2.0": 4}
+    got = pl.read_parquet(out)
+    assert got["y"].null_count() == 0 and not got["y"].is_nan().any()
+    res = cli(
+        "apply", nan_file, "-l", "y", "-s", "oversample", "--by", "g", "-o", tmp_path / "p.parquet"
+    )
+    assert res.code == 3
+    assert "label column 'y' has 3 null values" in res.stderr
+
+
+def test_nan_labels_in_resample_frame():
+    frame = nan_frame()
+    with pytest.raises(DataError, match="label column 'y' has 3 null values"):
+        resample_frame(frame, label="y", strategy="oversample")
+    out = resample_frame(frame, label="y", strategy="smote", k_neighbors=2, drop_null_labels=True)
+    assert out["y"].value_counts(sort=True).rows() == [(1.0, 8), (2.0, 8)]
+
+
+def test_nan_label_does_not_count_against_max_classes(write_data):
+    frame = pl.DataFrame({"y": [1.0, 2.0, 1.0, 2.0, NAN, None]})
+    path = write_data(frame, "few.parquet")
+    assert inspect(path, "y", max_classes=2).nulls == 2
+
+
+def test_float32_nan_label(write_data):
+    frame = nan_frame().with_columns(pl.col("y").cast(pl.Float32))
+    dist = inspect(write_data(frame, "f32.parquet"), "y")
+    assert (dist.classes, dist.nulls) == (("1.0", "2.0"), 3)
