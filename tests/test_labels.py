@@ -1,8 +1,9 @@
-"""Label columns: NaN is a missing label."""
+"""Label columns: NaN is a missing label, nested labels are refused."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -114,3 +115,30 @@ def test_float32_nan_label(write_data):
     frame = nan_frame().with_columns(pl.col("y").cast(pl.Float32))
     dist = inspect(write_data(frame, "f32.parquet"), "y")
     assert (dist.classes, dist.nulls) == (("1.0", "2.0"), 3)
+
+
+# ---------------------------------------------------------------------- 2. nested labels
+
+NESTED = {
+    "List(Int64)": pl.Series("y", [[1], [1], [2]]),
+    "Array(Int64, shape=(1,))": pl.Series("y", [[1], [1], [2]], dtype=pl.Array(pl.Int64, 1)),
+    "Struct({'a': Int64})": pl.Series("y", [{"a": 1}, {"a": 1}, {"a": 2}]),
+}
+KINDS = "a label must be a string, integer, boolean, categorical or float column"
+
+
+@pytest.mark.parametrize("shown", list(NESTED))
+def test_a_nested_label_is_refused(write_data, cli, tmp_path, shown):
+    path = write_data(pl.DataFrame({"x": [1, 2, 3], "y": NESTED[shown]}), "nested.parquet")
+    message = f"rebalance: data error: label column 'y' is {shown}; {KINDS}"
+    res = cli("inspect", path, "-l", "y")
+    assert (res.code, res.stdout) == (3, "")
+    assert res.stderr.startswith(message)
+    assert res.stderr.count("\n") == 1
+    out = tmp_path / "o.parquet"
+    res = cli("apply", path, "-l", "y", "-s", "oversample", "-o", out)
+    assert res.code == 3
+    assert res.stderr.startswith(message)
+    assert not out.exists()
+    with pytest.raises(DataError, match=re.escape(f"label column 'y' is {shown}; {KINDS}")):
+        resample_frame(pl.read_parquet(path), label="y", strategy="oversample")

@@ -649,7 +649,7 @@ def test_a_real_process_starts_and_stops_its_own_spark(spark, data):
     assert doc["plan"]["after"] == {"a": 60, "b": 60, "c": 60}
 
 
-# --------------------------------------------------------------------------- NaN labels
+# --------------------------------------------------------------------------- NaN and nested labels
 
 
 def test_nan_label_is_a_null_label_on_spark(spark, cli, tmp_path):
@@ -671,3 +671,8 @@ def test_nan_label_is_a_null_label_on_spark(spark, cli, tmp_path):
         got = collect(resample_spark(df, label="y", **kw)).sort("x", "y")
         assert got.equals(resample_frame(frame, label="y", **kw).sort("x", "y"))
         assert got["y"].value_counts(sort=True).rows() == [(1.0, 8), (2.0, 8)]
+    nested = tmp_path / "nested.parquet"
+    pl.DataFrame({"y": [[1], [2]]}).write_parquet(nested)
+    res = cli("inspect", nested, "-l", "y", "--engine", "spark")
+    assert res.code == 3
+    assert "label column 'y' is List(Int64); a label must be a string" in res.stderr
