@@ -1,4 +1,5 @@
-"""Label columns: NaN is a missing label, nested labels are refused."""
+"""Label columns: NaN is a missing label, nested labels are refused, the inspect gate
+fails closed."""
 
 from __future__ import annotations
 
@@ -142,3 +143,73 @@ def test_a_nested_label_is_refused(write_data, cli, tmp_path, shown):
     assert not out.exists()
     with pytest.raises(DataError, match=re.escape(f"label column 'y' is {shown}; {KINDS}")):
         resample_frame(pl.read_parquet(path), label="y", strategy="oversample")
+
+
+# ---------------------------------------------------------------------- 3. the inspect gate
+
+
+@pytest.fixture
+def gate_files(write_data, tmp_path):
+    header = tmp_path / "header.csv"
+    header.write_text("x,y\n")
+    return {
+        "header": header,
+        "one": write_data(pl.DataFrame({"x": [1, 2, 3], "y": ["a", "a", "a"]}), "one.csv"),
+        "nulls": write_data(pl.DataFrame({"x": [1, 2], "y": [None, NAN]}), "nulls.parquet"),
+        "two": write_data(pl.DataFrame({"x": [1, 2, 3], "y": ["a", "a", "b"]}), "two.csv"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "header",
+            "rebalance: check failed: no row has a label: the imbalance ratio is undefined, "
+            "so --max-ratio 50 cannot pass\n",
+        ),
+        (
+            "nulls",
+            "rebalance: check failed: no row has a label (2 null labels): the imbalance ratio "
+            "is undefined, so --max-ratio 50 cannot pass\n",
+        ),
+        (
+            "one",
+            "rebalance: check failed: only one class 'a': the imbalance ratio is undefined, "
+            "so --max-ratio 50 cannot pass\n",
+        ),
+    ],
+)
+def test_max_ratio_fails_closed_when_the_ratio_is_undefined(gate_files, cli, name, message):
+    path = gate_files[name]
+    res = cli("inspect", path, "-l", "y", "--max-ratio", "50")
+    assert (res.code, res.stderr) == (6, message)
+    assert "rows:" in res.stdout  # the distribution is still shown
+    res = cli("inspect", path, "-l", "y", "--max-ratio", "50", "--json")
+    assert (res.code, res.stderr) == (6, message)
+    doc = json.loads(res.stdout)  # printed before the failing exit, as for a failing ratio
+    assert doc["max_ratio"] == 50
+    res = cli("inspect", path, "-l", "y")  # no gate: printed as before, exit 0
+    assert (res.code, res.stderr) == (0, "")
+
+
+def test_max_ratio_still_passes_and_fails_on_a_ratio(gate_files, cli):
+    res = cli("inspect", gate_files["two"], "-l", "y", "--max-ratio", "2")
+    assert (res.code, res.stderr) == (0, "")
+    res = cli("inspect", gate_files["two"], "-l", "y", "--max-ratio", "1.5", "--json")
+    assert res.code == 6
+    assert res.stderr == (
+        "rebalance: check failed: imbalance ratio 2 (a over b) exceeds --max-ratio 1.5\n"
+    )
+    assert json.loads(res.stdout)["imbalance_ratio"] == 2.0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0.5", "0", "-3"])
+def test_max_ratio_must_be_finite_and_at_least_1(gate_files, cli, value):
+    res = cli("inspect", gate_files["two"], "-l", "y", "--max-ratio", value)
+    shown = repr(float(value))  # nan, inf, -inf, 0.5, 0.0, -3.0
+    assert res.code == 2
+    assert res.stderr == (
+        f"rebalance: usage error: --max-ratio must be a finite number of at least 1 (got {shown})\n"
+    )
+    assert res.stdout == ""
