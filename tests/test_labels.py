@@ -1,5 +1,5 @@
 """Label columns: NaN is a missing label, nested labels are refused, the inspect gate
-fails closed."""
+fails closed, and ``resample_frame``'s seed."""
 
 from __future__ import annotations
 
@@ -213,3 +213,24 @@ def test_max_ratio_must_be_finite_and_at_least_1(gate_files, cli, value):
         f"rebalance: usage error: --max-ratio must be a finite number of at least 1 (got {shown})\n"
     )
     assert res.stdout == ""
+
+
+# ---------------------------------------------------------------------- 4. resample_frame's seed
+
+
+def test_resample_frame_seed_none_draws_a_seed():
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame(
+        {
+            "i": np.arange(1000),
+            "y": np.where(rng.random(1000) < 0.2, "b", "a"),
+        }
+    )
+    kw = {"label": "y", "strategy": "undersample"}
+    fixed = [resample_frame(frame, seed=0, **kw) for _ in range(2)]
+    assert fixed[0].equals(fixed[1])
+    assert resample_frame(frame, **kw).equals(fixed[0])  # the default seed is 0
+    drawn = [resample_frame(frame, seed=None, **kw) for _ in range(2)]
+    assert drawn[0].height == drawn[1].height == fixed[0].height
+    assert not drawn[0].equals(drawn[1])  # a fresh seed each call (2**32 of them)
+    assert "seed=None" in (resample_frame.__doc__ or "")
