@@ -179,6 +179,11 @@ def resample_frame(
 
     For notebooks, cross-validation folds and other engines: no file is read or
     written. Errors are the exceptions of :mod:`rebalance_cli.errors`.
+
+    ``seed`` is 0 by default, so a call is reproducible as it stands. ``seed=None``
+    draws a fresh seed for each call, and the seed drawn is not returned or
+    recorded anywhere: to replay a run, pass the seed yourself (for example one
+    drawn with ``secrets.randbelow(2**32)`` and kept).
     """
     request = build(
         label=label,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .classes import COUNT, ClassIndex, tokens_of
+from .classes import COUNT, ClassIndex, has_label, nan_as_null, tokens_of
 from .errors import DataError, RebalanceError, UsageError
 from .plan import Plan, TargetSpec, check_target, make_plan, strategy_of
 from .strategies import Strategy
@@ -41,6 +41,11 @@ class Layout:
     index: ClassIndex | None = None  # the classes, without --by
     group_values: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: tuple[str, ...] = ()  # distinct class names in sort order, with --by
+    dtype: pl.DataType = field(default_factory=pl.Null)  # the label column's
+
+    def labelled(self) -> pl.Expr:
+        """The rows that have a class (not null, not NaN): pass 2's row filter."""
+        return has_label(self.label, self.dtype)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,6 +78,7 @@ def class_layout(index: ClassIndex) -> Layout:
         nulls=index.nulls,
         codes=lambda batch: index.codes(batch[label]),
         index=index,
+        dtype=index.values.dtype,
     )
 
 
@@ -97,8 +103,9 @@ def grouped_layout(
 
 
 def check_classes(frame: pl.DataFrame, label: str, max_classes: int | None) -> None:
-    """``--max-classes`` against a (label, count) frame."""
-    distinct = frame.height - int(frame[label].null_count() > 0)
+    """``--max-classes`` against a (label, count) frame (one row per value; NaN is null)."""
+    frame = nan_as_null(frame, label)
+    distinct = frame.height - frame[label].null_count()
     if max_classes is not None and distinct > max_classes:
         raise DataError(
             f"label column {label!r} has {distinct} distinct values, more than "
@@ -127,8 +134,11 @@ def counts_layout(
 def grouped_counts_layout(
     frame: pl.DataFrame, label: str, by: Sequence[str], max_cells: int | None
 ) -> Layout:
-    """The ``--by`` layout of a [*by, label, COUNT] frame (one row per key)."""
+    """The ``--by`` layout of a [*by, label, COUNT] frame (one row per key; a NaN
+    label is a null one)."""
     keys = [*by, label]
+    frame = nan_as_null(frame, label)
+    dtype = frame.schema[label]
     nulls = int(frame.filter(pl.col(label).is_null())[COUNT].sum() or 0)
     frame = frame.filter(pl.col(label).is_not_null())
     if max_cells is not None and frame.height > max_cells:
@@ -174,6 +184,7 @@ def grouped_counts_layout(
         codes=codes,
         group_values=group_values,
         order=order,
+        dtype=dtype,
     )
 
 

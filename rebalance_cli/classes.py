@@ -25,6 +25,23 @@ def tokens_of(values: pl.Series) -> tuple[str, ...]:
 COUNT = "__rebalance_count__"
 
 
+def has_label(label: str, dtype: pl.DataType) -> pl.Expr:
+    """Rows that have a class: the label is not null and, in a float column, not NaN.
+
+    NaN is a missing label, like null: it is counted in ``null_labels``, is an
+    error without ``--drop-null-labels``, and is dropped with it.
+    """
+    col = pl.col(label)
+    return col.is_not_null() & col.is_not_nan() if dtype.is_float() else col.is_not_null()
+
+
+def nan_as_null(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+    """A counted frame with NaN labels turned into nulls (a float label only)."""
+    if not frame.schema[label].is_float():
+        return frame
+    return frame.with_columns(pl.col(label).fill_nan(None))
+
+
 def _sortable(s: pl.Series) -> pl.Series:
     if s.dtype in (pl.Categorical,) or isinstance(s.dtype, pl.Enum):
         return s.cast(pl.String)
@@ -43,7 +60,8 @@ class ClassIndex:
 
     @classmethod
     def from_counts(cls, label: str, frame: pl.DataFrame) -> ClassIndex:
-        """Build from a (label, len) frame as given by a group-by count."""
+        """Build from a (label, len) frame as given by a group-by count (NaN is null)."""
+        frame = nan_as_null(frame, label)
         nulls = int(frame.filter(pl.col(label).is_null())[COUNT].sum() or 0)
         frame = frame.filter(pl.col(label).is_not_null())
         frame = frame.sort(_sortable(frame[label]))

@@ -11,8 +11,16 @@ from .errors import DataError, UsageError
 
 
 def check_label(schema: pl.Schema, label: str, display: str) -> None:
-    """The label column is in the schema; if not, a data error naming the nearest columns."""
+    """The label column is in the schema and can name classes; if not, a data error
+    (naming the nearest columns when it is missing)."""
     if label in schema:
+        dtype = schema[label]
+        if dtype.is_nested():  # List, Array, Struct: a value is not one class
+            raise DataError(
+                f"label column {label!r} is {dtype}; a label must be a string, integer, "
+                "boolean, categorical or float column",
+                hint="choose another --label, or turn the column into one of those types first",
+            )
         return
     near = difflib.get_close_matches(label, list(schema.names()), n=3, cutoff=0.6)
     if not near:

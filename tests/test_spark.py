@@ -647,3 +647,32 @@ def test_a_real_process_starts_and_stops_its_own_spark(spark, data):
     doc = json.loads(res.stdout)
     assert doc["engine"]["master"] == "local[1]"
     assert doc["plan"]["after"] == {"a": 60, "b": 60, "c": 60}
+
+
+# --------------------------------------------------------------------------- NaN and nested labels
+
+
+def test_nan_label_is_a_null_label_on_spark(spark, cli, tmp_path):
+    from rebalance_cli.engines.spark import resample_spark
+
+    y = [1.0] * 8 + [2.0] * 4 + [float("nan")] * 2 + [None]
+    frame = pl.DataFrame({"x": np.arange(len(y), dtype=np.float64), "y": y})
+    path = tmp_path / "nan.parquet"
+    frame.write_parquet(path, row_group_size=4)
+    res = cli("inspect", path, "-l", "y", "--json", "--engine", "spark")
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert (doc["null_labels"], [c["class"] for c in doc["classes"]]) == (3, ["1.0", "2.0"])
+    df = spark.read.parquet(str(path))
+    with pytest.raises(DataError, match="label column 'y' has 3 null values"):
+        resample_spark(df, label="y", strategy="oversample")
+    for strategy in ("oversample", "smote"):
+        kw = {"strategy": strategy, "seed": 4, "drop_null_labels": True, "k_neighbors": 2}
+        got = collect(resample_spark(df, label="y", **kw)).sort("x", "y")
+        assert got.equals(resample_frame(frame, label="y", **kw).sort("x", "y"))
+        assert got["y"].value_counts(sort=True).rows() == [(1.0, 8), (2.0, 8)]
+    nested = tmp_path / "nested.parquet"
+    pl.DataFrame({"y": [[1], [2]]}).write_parquet(nested)
+    res = cli("inspect", nested, "-l", "y", "--engine", "spark")
+    assert res.code == 3
+    assert "label column 'y' is List(Int64); a label must be a string" in res.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -73,7 +74,11 @@ def inspect_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     max_ratio: Annotated[
         float | None,
-        typer.Option("--max-ratio", help="Exit 6 when majority/minority exceeds this."),
+        typer.Option(
+            "--max-ratio",
+            help="Exit 6 when majority/minority exceeds this, or is undefined "
+            "(no labelled row, or one class).",
+        ),
     ] = None,
     input_format: InFormatOpt = None,
     separator: SepOpt = None,
@@ -93,8 +98,8 @@ def inspect_cmd(
         o = {k: v["value"] for k, v in settings.items()}
         label = require(settings, "label", "--label", "inspect")
         max_ratio = o["max_ratio"]
-        if max_ratio is not None and max_ratio < 1:
-            raise UsageError(f"--max-ratio must be at least 1 (got {max_ratio})")
+        if max_ratio is not None and not (math.isfinite(max_ratio) and max_ratio >= 1):
+            raise UsageError(f"--max-ratio must be a finite number of at least 1 (got {max_ratio})")
         dist = engine_of(o["engine"], o["spark_master"], inspect)(
             data,
             label,
@@ -112,9 +117,30 @@ def inspect_cmd(
             sys.stdout.flush()
         else:
             _render_distribution(dist, console())
-        ratio = dist.imbalance_ratio
-        if max_ratio is not None and ratio is not None and ratio > max_ratio:
-            raise CheckFailed(
-                f"imbalance ratio {ratio:.4g} ({dist.majority} over {dist.minority}) "
-                f"exceeds --max-ratio {max_ratio:g}"
-            )
+        if max_ratio is not None:
+            check_ratio(dist, max_ratio)
+
+
+def check_ratio(dist: Distribution, max_ratio: float) -> None:
+    """The ``--max-ratio`` gate, closed when the ratio is undefined: no labelled row,
+    or a single class, fails it rather than passing it by default."""
+    if not dist.counts:
+        nulls = (
+            f" ({dist.nulls:,} null label{'s' if dist.nulls != 1 else ''})" if dist.nulls else ""
+        )
+        raise CheckFailed(
+            f"no row has a label{nulls}: the imbalance ratio is undefined, so "
+            f"--max-ratio {max_ratio:g} cannot pass"
+        )
+    if len(dist.counts) == 1:
+        raise CheckFailed(
+            f"only one class {dist.classes[0]!r}: the imbalance ratio is undefined, so "
+            f"--max-ratio {max_ratio:g} cannot pass"
+        )
+    ratio = dist.imbalance_ratio
+    assert ratio is not None
+    if ratio > max_ratio:
+        raise CheckFailed(
+            f"imbalance ratio {ratio:.4g} ({dist.majority} over {dist.minority}) "
+            f"exceeds --max-ratio {max_ratio:g}"
+        )

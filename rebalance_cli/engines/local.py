@@ -108,7 +108,7 @@ class LocalEngine:
         if columns is not None:
             keys = [*layout.by, layout.label]
             lf = lf.select([*keys, *(c for c in columns if c not in keys)])
-        scan = lf.filter(pl.col(layout.label).is_not_null()) if drop_null_labels else lf
+        scan = lf.filter(layout.labelled()) if drop_null_labels else lf
         with reading(self.display):
             for batch in frame_batches(scan, chunk_size):
                 try:

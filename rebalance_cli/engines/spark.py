@@ -50,7 +50,7 @@ import polars as pl
 from .. import rng
 from .. import strategies as registry
 from ..cells import Layout, counts_layout, per_class
-from ..classes import COUNT, ClassIndex, Distribution
+from ..classes import COUNT, ClassIndex, Distribution, has_label
 from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
 from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
@@ -259,7 +259,7 @@ class SparkEngine:
             )
         totals = grouped.group_by(keys).agg(pl.col(COUNT).sum())
         layout = counts_layout(totals, label, by, max_classes)
-        known = grouped.filter(pl.col(label).is_not_null())
+        known = grouped.filter(layout.labelled())
         pids = known[PID].to_numpy().astype(np.int64)
         size = max(parts, int(pids.max()) + 1 if pids.size else 0)
         per = np.zeros((size, len(layout)), dtype=np.int64)
@@ -321,7 +321,7 @@ class _MomentsPass:
                 seen.append(part)
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
-                frame = frame.filter(pl.col(label).is_not_null())
+                frame = frame.filter(has_label(label, frame.schema[label]))
                 yield frame, self.layout.codes(frame)
 
         m = cell_moments(coded(), self.cells, self.columns)
@@ -367,7 +367,7 @@ class _Pass:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             if self.drop_nulls:
-                frame = frame.filter(pl.col(label).is_not_null())
+                frame = frame.filter(has_label(label, frame.schema[label]))
             try:
                 codes = self.program.layout.codes(frame)
             except LookupError:
@@ -614,7 +614,7 @@ class _PartitionSynthesis:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             if self.drop_nulls:
-                frame = frame.filter(pl.col(layout.label).is_not_null())
+                frame = frame.filter(has_label(layout.label, frame.schema[layout.label]))
             codes = layout.codes(frame)
             mine = need[codes] > 0
             if mine.any():
