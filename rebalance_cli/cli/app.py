@@ -14,7 +14,7 @@ import typer
 
 from ..errors import INTERRUPTED, USAGE
 from .apply import apply_cmd
-from .common import COMMANDS, with_strategy_options
+from .common import COMMANDS, HARD_EXIT_ON_SIGNAL, with_strategy_options
 from .evaluate import evaluate_cmd
 from .inspect import inspect_cmd
 
@@ -63,6 +63,7 @@ def main(args: list[str] | None = None) -> None:
     from .coerce import install
 
     install()
+    HARD_EXIT_ON_SIGNAL["on"] = args is None  # the script itself, not a test calling main
     with_strategy_options(apply_cmd, after="report")  # the registry as it is now
     try:
         code = app(args=args, prog_name="rebalance", standalone_mode=False)

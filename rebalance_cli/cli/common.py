@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -22,10 +23,18 @@ from ..errors import INTERNAL, Interrupted, RebalanceError, UsageError
 from ..io import ReadOptions
 from .config import load_config, resolve
 
+# Set by the entry point of a real process: an interrupted run then leaves at once after its
+# one line, so the worker threads of polars cannot print a panic at interpreter teardown.
+HARD_EXIT_ON_SIGNAL = {"on": False}
+
 
 def fail(err: RebalanceError) -> NoReturn:
     sys.stderr.write(f"rebalance: {err.kind}: {err}\n")
     sys.stderr.flush()
+    if isinstance(err, Interrupted) and HARD_EXIT_ON_SIGNAL["on"]:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(err.exit_code)  # temp files were removed as the error unwound
     raise typer.Exit(err.exit_code)
 
 
