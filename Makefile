@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check rebalance_cli tests benchmarks
+	$(BIN)/mypy rebalance_cli
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -286,7 +286,7 @@ def stage_sections(
             "train_counts": per_class(layout, program.before),
         }
     if program.bag_seeds:
-        names = list(bag_names) or [None] * len(program.bag_seeds)
+        names: list[str | None] = list(bag_names) or [None] * len(program.bag_seeds)
         out["bags"] = [
             {"bag": b + 1, "seed": s, **({"path": n} if n is not None else {})}
             for b, (s, n) in enumerate(zip(program.bag_seeds, names, strict=True))

@@ -1308,12 +1308,13 @@ def _commit(
     try:
         t0 = time.perf_counter()
         for t in targets:
-            t.tmp = _sibling(t.name, "rebalance-tmp")
+            t.tmp = tmp = _sibling(t.name, "rebalance-tmp")
             with _spark_errors(display):
-                _write(t.frame, t.tmp, t.fmt, sep)
+                _write(t.frame, tmp, t.fmt, sep)
         report.timings["write"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         for t in targets:
+            assert t.tmp is not None
             with _spark_errors(t.tmp):
                 got = _read_back_counts(spark, t.tmp, t.fmt, sep, t.frame, report.label)
             if {c: got.get(c, 0) for c in t.want} != t.want or set(got) - set(t.want):
