@@ -98,16 +98,7 @@ def prepare(
         )
         shrink_cols = [c for c in chosen if c not in by]
 
-    t0 = time.perf_counter()
-    layout = engine.count(label, by, request.max_classes)
-    timings["count"] = time.perf_counter() - t0
-    _null_labels(layout, request, input_format)
-    if layout.nulls:
-        warnings.append(f"{layout.nulls} rows with a null label were dropped")
-    if layout.index is not None:
-        warnings.extend(label_warnings(layout.index))
-    if len(layout) == 0:
-        raise DataError(f"{display} has no rows with a label")
+    layout = _count(engine, by, display, request, timings, warnings, input_format)
 
     split = None
     before = layout.counts
@@ -152,8 +143,44 @@ def prepare(
         program.weights = strategy.weights(cellplan.weights)
         program.weight_column = setup.weight_column
         out_schema = pl.Schema([*schema.items(), (setup.weight_column, pl.Float64)])
+    parameters, extra = _parameters(request, setup, cellplan, by, shrink_cols, split)
+    return Prepared(program, cellplan, setup, parameters, extra, out_schema)
+
+
+def _count(
+    engine: Counter,
+    by: list[str],
+    display: str,
+    request: Request,
+    timings: dict[str, float],
+    warnings: list[str],
+    input_format: str | None,
+) -> Layout:
+    """Pass 1, and what its counts refuse or warn about."""
+    t0 = time.perf_counter()
+    layout = engine.count(request.label, by, request.max_classes)
+    timings["count"] = time.perf_counter() - t0
+    _null_labels(layout, request, input_format)
+    if layout.nulls:
+        warnings.append(f"{layout.nulls} rows with a null label were dropped")
+    if layout.index is not None:
+        warnings.extend(label_warnings(layout.index))
+    if len(layout) == 0:
+        raise DataError(f"{display} has no rows with a label")
+    return layout
+
+
+def _parameters(
+    request: Request,
+    setup: Setup,
+    cellplan: CellPlan,
+    by: list[str],
+    shrink_cols: list[str],
+    split: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``parameters`` as the plan fixes them, and its group sections."""
     parameters: dict[str, Any] = {"target": request.target.to_json(), "seed": request.seed}
-    parameters.update(strategy.report(setup, None))
+    parameters.update(request.strategy.report(setup, None))
     if request.stages.shrinkage is not None:
         parameters.update(shrinkage=request.stages.shrinkage, shrinkage_columns=shrink_cols)
     extra: dict[str, Any] = {}
@@ -162,7 +189,7 @@ def prepare(
         extra["groups"] = [g.to_dict() for g in cellplan.groups]
     if split is not None:
         parameters["test_size"] = float(split.share)
-    return Prepared(program, cellplan, setup, parameters, extra, out_schema)
+    return parameters, extra
 
 
 def _check_train_rows(layout: Layout, before: Sequence[int], request: Request) -> None:
