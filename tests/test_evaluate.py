@@ -715,6 +715,8 @@ def test_planted_signal_names_the_helping_strategy() -> None:
     assert v.recommended in ("undersample", "none+threshold", "class-weight"), v.text
     assert v.p_values["undersample"] < 0.05
     assert v.text.startswith(f"Use {v.recommended}: recall ")
+    named = v.text.split("Also significantly better than none: ")[-1].split(".")[0]
+    assert v.recommended == "undersample" or "undersample" in named.split(", ")
 
 
 # ---------------------------------------------------------------- leakage guard
