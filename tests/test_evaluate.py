@@ -392,7 +392,7 @@ def test_json_document(cli, write_data, tmp_path: Path) -> None:
     assert res.code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert json.loads(report.read_text()) == doc
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2  # 2: the verdict reports p-values, not two_sigma
     assert set(doc["versions"]) == {
         "python",
         "rebalance-cli",
@@ -488,19 +488,31 @@ def test_plain_and_rich_renderings() -> None:
 
 
 # ---------------------------------------------------------------- the verdict (pure)
+# decide() takes each strategy's score per (repeat, fold) and tests the paired
+# differences against none (one-sided corrected resampled t-test, Holm). The tests that
+# fed it repeat means and asserted the old "more than 2 standard deviations" rule were
+# rewritten for the paired rule: same situations, per-fold inputs, the new wording.
 
 
-def test_verdict_clear_win() -> None:
-    table = {
-        "none": [0.50, 0.51, 0.49],
-        "class-weight": [0.52, 0.50, 0.51],
-        "smote": [0.60, 0.61, 0.59],
-    }
-    v = decide(table, "average_precision", {"none": 0.05, "class-weight": 0.09, "smote": 0.15})
+def folds_of(values: list[float], folds: int = 5) -> dict[tuple[int, int], float]:
+    """Per-(repeat, fold) scores from a flat list, ``folds`` folds per repeat."""
+    return {(i // folds, i % folds): v for i, v in enumerate(values)}
+
+
+def around(centre: float, seed: int, sd: float = 0.02, n: int = 15) -> list[float]:
+    return list(centre + np.random.default_rng(seed).normal(0, sd, n))
+
+
+def test_verdict_constant_gain_with_tiny_spread_is_significant() -> None:
+    none = around(0.50, 1)
+    jitter = np.random.default_rng(2).normal(0, 1e-4, 15)
+    table = {"none": folds_of(none), "smote": folds_of(list(np.add(none, 0.01) + jitter))}
+    v = decide(table, "average_precision", {"none": 0.05, "smote": 0.15})
     assert v.recommended == "smote"
-    assert v.text.startswith("Use smote: average precision 0.600 against 0.500 for none (+0.100")
-    assert v.gains["smote"] == pytest.approx(0.10)
-    assert v.noise["smote"] == pytest.approx(2 * np.hypot(0.01, 0.01))
+    assert v.gains["smote"] == pytest.approx(0.01, abs=1e-4)
+    assert v.p_values["smote"] < 0.001 and v.pairs == 15
+    assert v.text.startswith("Use smote: average precision ")
+    assert "(+0.010 per fold, significant: p < 0.001, below 0.05; one-sided corrected " in v.text
     assert v.calibration == (
         "Calibration: Brier score 0.1500 for smote (the recommended strategy) against 0.0500 "
         "for none (3.0x): its probabilities overstate the minority: use them to rank, or "
@@ -508,64 +520,203 @@ def test_verdict_clear_win() -> None:
     )
 
 
-def test_verdict_win_inside_noise() -> None:
+def test_verdict_noise_is_not_significant() -> None:
+    named = 0
+    for seed in range(40):
+        none = around(0.50, seed)
+        table = {"none": folds_of(none)}
+        for j, s in enumerate(("class-weight", "undersample", "oversample", "smote")):
+            table[s] = folds_of(list(np.add(none, around(0.0, 1000 * seed + j, sd=0.01))))
+        named += decide(table, "average_precision").recommended is not None
+    assert named <= 2  # 5% family-wise at most: 2 of 40 is already generous
+
+
+def test_verdict_old_rule_bug_zero_spread_of_none() -> None:
+    """The reported bug: none's scores did not move, a sampler's moved by +0.001 on
+    average with fold noise. The old rule (2 sd of the repeat means) crowned it."""
     table = {
-        "none": [0.50, 0.56, 0.44],  # sd 0.06
-        "undersample": [0.55, 0.60, 0.50],  # +0.05, sd 0.05: 2 sigma is 0.156
+        "none": folds_of([0.05] * 15),
+        "oversample": folds_of(around(0.051, 3, sd=0.004)),
     }
-    v = decide(table, "average_precision", {"none": 0.05, "undersample": 0.2})
+    v = decide(table, "average_precision", {"none": 0.05, "oversample": 0.35})
     assert v.recommended is None
-    assert "within noise" in v.text
-    assert "the best, undersample, is +0.050" in v.text
-    assert "undersample (the worst)" in v.calibration and "(4.0x)" in v.calibration
+    assert v.text.startswith("No strategy beats none on average precision beyond noise")
+    assert "(7.0x)" in v.calibration
+
+
+def test_verdict_zero_variance_of_the_differences() -> None:
+    none = folds_of(around(0.5, 4))
+    up = {k: v + 0.01 for k, v in none.items()}  # every d_i = +0.01 exactly
+    v = decide({"none": none, "smote": up}, "f1")
+    assert v.recommended == "smote" and v.p_values["smote"] == 0.0
+    same = decide({"none": none, "smote": dict(none)}, "f1")  # every d_i = 0
+    assert same.recommended is None and same.p_values["smote"] == 1.0
+    assert "every strategy scores the same or worse" in same.text
+    down = {k: v - 0.01 for k, v in none.items()}
+    worse = decide({"none": none, "smote": down}, "f1")
+    assert worse.recommended is None
+    assert worse.text.endswith("Significantly worse than none (p < 0.05): smote.")
+
+
+def test_verdict_holm_over_the_strategies() -> None:
+    """p-values are Holm-adjusted: a borderline gain that passes alone fails among many."""
+    from rebalance_cli.evaluate.core import corrected_t_test, holm
+
+    none = around(0.5, 5)
+    z = np.random.default_rng(6).normal(size=15)
+    d = 0.0259 + 0.02 * (z - z.mean()) / z.std(ddof=1)  # corrected t = 2.3 on 14 df
+    _, p = corrected_t_test(d, 0.25)
+    assert 0.01 < p < 0.05  # significant alone, not after a 5-way correction
+    alone = decide({"none": folds_of(none), "smote": folds_of(list(np.add(none, d)))}, "f1")
+    assert alone.recommended == "smote"
+    table = {"none": folds_of(none), "smote": folds_of(list(np.add(none, d)))}
+    for j, s in enumerate(("class-weight", "undersample", "oversample", "none+threshold")):
+        table[s] = folds_of(list(np.add(none, around(-0.01, 70 + j, sd=0.02))))
+    assert decide(table, "f1").recommended is None
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == pytest.approx(
+        {"a": 0.03, "b": 0.06, "c": 0.06}
+    )
+
+
+def test_verdict_variance_correction() -> None:
+    """Nadeau & Bengio: t = mean / sqrt((1/n + n_test/n_train) s^2), n - 1 df."""
+    from scipy.stats import t as student
+
+    from rebalance_cli.evaluate.core import corrected_t_test
+
+    d = np.array([0.02, 0.01, 0.03, -0.01, 0.02, 0.01])
+    mean, p = corrected_t_test(d, 0.25)
+    t = d.mean() / np.sqrt((1 / 6 + 0.25) * d.var(ddof=1))
+    assert mean == pytest.approx(d.mean()) and p == pytest.approx(student.sf(t, 5))
+    naive = student.sf(d.mean() / np.sqrt(d.var(ddof=1) / 6), 5)
+    assert p > naive  # the correction only ever makes it harder
+
+
+def test_verdict_needs_the_same_splits() -> None:
+    with pytest.raises(ValueError, match="same \\(repeat, fold\\) splits"):
+        decide({"none": folds_of([0.5, 0.6, 0.5]), "smote": folds_of([0.6, 0.7])}, "f1")
 
 
 def test_verdict_loss() -> None:
+    none = around(0.80, 7, sd=0.01)
     table = {
-        "none": [0.80, 0.81, 0.79],
-        "none+threshold": [0.80, 0.81, 0.79],
-        "undersample": [0.70, 0.71, 0.69],
-        "oversample": [0.79, 0.80, 0.80],
+        "none": folds_of(none),
+        "none+threshold": folds_of(none),
+        "undersample": folds_of(list(np.add(none, around(-0.10, 8, sd=0.01)))),
+        "oversample": folds_of(list(np.add(none, around(-0.003, 9, sd=0.01)))),
     }
     v = decide(table, "roc_auc")
     assert v.recommended is None
     assert v.text.startswith(
-        "Nothing beats none on ROC-AUC: every strategy scores the same or worse "
-        "(best: oversample, -0.003)."  # none+threshold ranks as none: it is not named
+        "No strategy beats none on ROC-AUC beyond noise: every strategy scores the same or "
+        "worse (best: oversample, "  # none+threshold ranks as none: it is not named
     )
-    assert v.text.endswith("Worse than none by more than 2 standard deviations: undersample.")
+    assert v.text.endswith("Significantly worse than none (p < 0.05): undersample.")
     assert v.calibration == "Calibration: no Brier scores to compare."
 
 
 def test_verdict_prefers_the_moved_threshold_when_it_is_as_good() -> None:
+    none = around(0.20, 10, sd=0.01)
+    threshold = list(np.add(none, 0.30) + around(0.0, 11, sd=0.01))
     table = {
-        "none": [0.20, 0.21, 0.20],
-        "none+threshold": [0.50, 0.51, 0.50],
-        "smote": [0.51, 0.52, 0.50],  # +0.007 over the threshold: noise
-        "undersample": [0.45, 0.46, 0.45],
+        "none": folds_of(none),
+        "none+threshold": folds_of(threshold),
+        "smote": folds_of(list(np.add(threshold, around(0.002, 12, sd=0.01)))),  # noise
+        "undersample": folds_of(list(np.add(none, 0.25) + around(0.0, 13, sd=0.01))),
     }
     v = decide(table, "f1", {"none": 0.04, "none+threshold": 0.04, "smote": 0.09})
     assert v.recommended == "none+threshold"
-    assert "Also above the noise: smote, undersample." in v.text
+    assert "Also significantly better than none: " in v.text
     assert v.text.endswith("needs no resampling.")
     assert "no calibration cost" in v.calibration
-    table["smote"] = [0.60, 0.61, 0.60]  # now clearly better than the moved threshold
+    table["smote"] = folds_of(list(np.add(threshold, 0.1)))  # now clearly better
     assert decide(table, "f1").recommended == "smote"
 
 
-def test_verdict_lower_is_better_and_single_repeat() -> None:
-    brier = {"none": [0.10, 0.11, 0.09], "class-weight": [0.05, 0.05, 0.05]}
+def test_verdict_lower_is_better_and_a_single_fold() -> None:
+    none = around(0.10, 14, sd=0.01)
+    brier = {"none": folds_of(none), "class-weight": folds_of(list(np.subtract(none, 0.05)))}
     assert decide(brier, "brier").recommended == "class-weight"
-    one = decide({"none": [0.5], "smote": [0.9]}, "f1")
+    one = decide({"none": {(0, 0): 0.5}, "smote": {(0, 0): 0.9}}, "f1")
     assert one.recommended is None
-    assert "one repeat" in one.text and "--repeats 3" in one.text
+    assert one.text.startswith("With a single fold score per strategy there is no test")
+    assert "--repeats 3" in one.text
     threshold = decide(
-        {"none": [0.2, 0.21, 0.2], "none+threshold": [0.5, 0.5, 0.51]},
+        {"none": folds_of(none), "none+threshold": folds_of(list(np.add(none, 0.3)))},
         "f1",
         {"none": 0.04, "none+threshold": 0.04},
     )
     assert threshold.recommended == "none+threshold"
     assert "no calibration cost" in threshold.calibration
+
+
+# ---------------------------------------------------------------- the verdict on data
+
+
+def random_labels(n: int, prevalence: float, seed: int) -> pl.DataFrame:
+    """Mixed features and a label drawn independently of them."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.exponential(size=n),
+            "c": rng.choice(["x", "y", "z", "w"], n),
+            "y": np.where(rng.random(n) < prevalence, "pos", "neg"),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("classifier", "rows", "prevalence", "seed"),
+    [
+        ("logreg", 600, 0.05, 1),
+        ("logreg", 600, 0.5, 2),
+        ("logreg", 2000, 0.2, 3),
+        ("logreg", 2000, 0.05, 4),
+        ("logreg", 5000, 0.05, 5),
+        ("logreg", 5000, 0.5, 6),
+        ("hgb", 600, 0.2, 7),
+        ("hgb", 600, 0.05, 8),
+        ("hgb", 2000, 0.5, 9),
+    ],
+)
+def test_random_labels_name_no_winner(classifier, rows, prevalence, seed) -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # hgb's OpenMP threads only fight on a shared machine
+        result = evaluate(
+            random_labels(rows, prevalence, seed),
+            label="y",
+            strategies="undersample,oversample",
+            classifier=classifier,
+            folds=3,
+            repeats=2,
+            seed=seed,
+        )
+    v = result.verdict
+    assert v.recommended is None, v.text
+    assert v.text.startswith("No strategy beats none on average precision beyond noise")
+    assert v.pairs == 6
+
+
+def test_planted_signal_names_the_helping_strategy() -> None:
+    """A rare class with real signal: at threshold 0.5 none predicts almost no positive,
+    so recall is near 0; undersampling moves the boundary and truly helps recall."""
+    rng = np.random.default_rng(21)
+    n = 1500
+    y = rng.random(n) < 0.08
+    frame = pl.DataFrame(
+        {"f1": rng.normal(0, 1, n) + 1.2 * y, "f2": rng.normal(0, 1, n) + 0.8 * y, "y": y}
+    )
+    result = evaluate(
+        frame, label="y", strategies="undersample", folds=3, repeats=2, metric="recall", seed=2
+    )
+    v = result.verdict
+    assert v.recommended in ("undersample", "none+threshold", "class-weight"), v.text
+    assert v.p_values["undersample"] < 0.05
+    assert v.text.startswith(f"Use {v.recommended}: recall ")
+    named = v.text.split("Also significantly better than none: ")[-1].split(".")[0]
+    assert v.recommended == "undersample" or "undersample" in named.split(", ")
 
 
 # ---------------------------------------------------------------- leakage guard

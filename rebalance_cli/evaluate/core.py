@@ -10,7 +10,8 @@ its decision threshold moved to the training prevalence: no refit);
 ``class-weight`` (the classifier's ``class_weight="balanced"``); then the
 requested samplers.
 
-The verdict (:func:`decide`) is a pure function of the per-repeat scores.
+The verdict (:func:`decide`) is a pure function of the per-fold scores: a paired,
+one-sided corrected resampled t-test of each strategy against ``none``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..io import ReadOptions, open_source, reading
 from ..request import resolve_seed
 from ..strategies.smote import check_k_neighbors
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the verdict gives p-values of a paired test (was: two_sigma)
 DEFAULT_MAX_ROWS = 200_000
 DEFAULT_METRIC = "average_precision"
 MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuous column
@@ -75,17 +76,27 @@ Progress = Callable[[int, int], None]
 
 # ---------------------------------------------------------------- the verdict (pure)
 
+ALPHA = 0.05  # one-sided level of the verdict's test, family-wise over the strategies (Holm)
+
+FoldKey = tuple[int, int]  # (repeat, fold)
+
 
 @dataclass(frozen=True)
 class Verdict:
-    """The plain-words answer, and the numbers behind it."""
+    """The plain-words answer, and the numbers behind it.
+
+    ``gains`` is the mean per-fold difference against ``none`` (positive: better),
+    ``p_values`` the Holm-adjusted one-sided p-value that the strategy is better
+    than ``none`` (the corrected resampled t-test), ``pairs`` the number of paired folds.
+    """
 
     metric: str
     recommended: str | None
     text: str
     calibration: str
     gains: dict[str, float]
-    noise: dict[str, float]
+    p_values: dict[str, float]
+    pairs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,8 +104,14 @@ class Verdict:
             "recommended": self.recommended,
             "text": self.text,
             "calibration": self.calibration,
+            "test": {
+                "name": "corrected resampled t-test (Nadeau & Bengio 2003), paired folds",
+                "one_sided_alpha": ALPHA,
+                "correction": "Holm over the strategies compared with none",
+                "paired_folds": self.pairs,
+            },
             "gain_over_none": {k: round(v, 6) for k, v in self.gains.items()},
-            "two_sigma": {k: round(v, 6) for k, v in self.noise.items()},
+            "p_value": {k: round(v, 6) for k, v in self.p_values.items()},
         }
 
 
@@ -104,83 +121,150 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), sd
 
 
+def _keyed(scores: Mapping[FoldKey, float] | Sequence[float]) -> dict[FoldKey, float]:
+    if isinstance(scores, Mapping):
+        return {(int(r), int(f)): float(v) for (r, f), v in scores.items()}
+    return {(0, i): float(v) for i, v in enumerate(scores)}
+
+
+def corrected_t_test(diffs: Sequence[float], test_train_ratio: float) -> tuple[float, float]:
+    """Mean of the paired differences and the one-sided p-value that it is above 0.
+
+    Nadeau & Bengio's corrected resampled t-test: t = mean / sqrt((1/n + n_test/n_train)
+    · s²), s² the sample variance of the n differences, n - 1 degrees of freedom. The
+    overlap of the training sets across folds and repeats makes the differences
+    correlated; the n_test/n_train term inflates the variance for it. With no spread at
+    all (every difference equal) the sign decides: p = 0 above 0, p = 1 otherwise.
+    """
+    from scipy.stats import t as student
+
+    d = np.asarray(diffs, dtype=np.float64)
+    n = d.size
+    if n < 2:
+        raise ValueError("the corrected resampled t-test needs at least 2 paired folds")
+    mean = float(d.mean())
+    var = float(d.var(ddof=1))
+    scale = max(abs(mean), float(np.abs(d).max()), 1e-300)
+    if var <= (1e-12 * scale) ** 2:  # every difference equal, up to rounding
+        return mean, 0.0 if mean > 1e-12 * scale else 1.0
+    t = mean / np.sqrt((1.0 / n + test_train_ratio) * var)
+    return mean, float(student.sf(t, n - 1))
+
+
+def holm(p_values: Mapping[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values: family-wise error at most alpha when a
+    strategy is called significant for adjusted p < alpha."""
+    order = sorted(p_values, key=lambda s: p_values[s])
+    m = len(order)
+    out: dict[str, float] = {}
+    running = 0.0
+    for i, s in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p_values[s]))
+        out[s] = running
+    return out
+
+
 def decide(
-    repeat_means: Mapping[str, Sequence[float]],
+    fold_scores: Mapping[str, Mapping[FoldKey, float] | Sequence[float]],
     metric: str,
     brier: Mapping[str, float] | None = None,
+    test_train_ratio: float | None = None,
 ) -> Verdict:
-    """Name a strategy only when it beats ``none`` by more than 2 standard deviations.
+    """Name a strategy only when it is significantly better than ``none``, fold by fold.
 
-    ``repeat_means`` maps each strategy (``none`` included) to its score on
-    ``metric`` in each repeat (the mean over that repeat's folds). The standard
-    deviation of a difference is sqrt(sd_s² + sd_none²), each sd taken over the
-    repeat means. With one repeat the noise cannot be measured, so nothing is named.
-    ``brier`` (mean Brier score per strategy) gives the calibration sentence.
+    ``fold_scores`` maps each strategy (``none`` included) to its score on ``metric``
+    in each (repeat, fold); every strategy must have run on the same splits, so the
+    differences d_i = score(strategy, i) - score(none, i) are paired. Each strategy is
+    tested with the one-sided corrected resampled t-test (:func:`corrected_t_test`,
+    ``test_train_ratio`` n_test/n_train, by default 1/(folds - 1)), the p-values
+    Holm-adjusted over the strategies compared, at level :data:`ALPHA`. With a
+    single fold score per strategy there is no test, so nothing is named. ``brier``
+    (mean Brier score per strategy) gives the calibration sentence.
     """
-    if "none" not in repeat_means:
+    if "none" not in fold_scores:
         raise ValueError("the score table needs a 'none' row")
+    table = {s: _keyed(v) for s, v in fold_scores.items()}
+    keys = sorted(table["none"])
+    for s, scores in table.items():
+        if sorted(scores) != keys:
+            raise ValueError(f"{s!r} was not scored on the same (repeat, fold) splits as 'none'")
+    if len(table) < 2:
+        raise ValueError("the score table needs at least one strategy besides 'none'")
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     name = METRIC_NAMES.get(metric, metric)
-    base_mean, base_sd = _mean_sd(repeat_means["none"])
-    repeats = min(len(v) for v in repeat_means.values())
-    gains: dict[str, float] = {}
-    noise: dict[str, float] = {}
-    for strategy, scores in repeat_means.items():
-        if strategy == "none":
-            continue
-        mean, sd = _mean_sd(scores)
-        gains[strategy] = sign * (mean - base_mean)
-        noise[strategy] = 2.0 * float(np.hypot(sd, base_sd))
-    if not gains:
-        raise ValueError("the score table needs at least one strategy besides 'none'")
-    winners = [s for s in gains if repeats >= 2 and gains[s] > noise[s]]
-    losers = [s for s in gains if repeats >= 2 and -gains[s] > noise[s]]
+    n = len(keys)
+    if test_train_ratio is None:
+        folds = len({f for _, f in keys})
+        test_train_ratio = 1.0 / (folds - 1) if folds > 1 else 0.0
+    base = np.array([table["none"][k] for k in keys])
+    base_mean = float(base.mean())
+    diffs = {
+        s: sign * (np.array([v[k] for k in keys]) - base) for s, v in table.items() if s != "none"
+    }
+    gains = {s: float(d.mean()) for s, d in diffs.items()}
     # a strategy that scores exactly as none (none+threshold on a ranking metric) says nothing
-    moved = [s for s in gains if list(repeat_means[s]) != list(repeat_means["none"])] or list(gains)
-    best = max(moved, key=lambda s: (gains[s], -noise[s]))
+    moved = [s for s in gains if np.any(diffs[s] != 0)] or list(gains)
+    if n < 2:
+        best = max(moved, key=lambda s: gains[s])
+        text = (
+            f"With a single fold score per strategy there is no test, so no strategy is named; "
+            f"the best on {name} is {best} ({_signed(gains[best])} against none). "
+            "Rerun with --folds 5 --repeats 3 or more."
+        )
+        nan = {s: float("nan") for s in gains}
+        return Verdict(metric, None, text, _calibration(brier, None), gains, nan, n)
+    better = holm({s: corrected_t_test(d, test_train_ratio)[1] for s, d in diffs.items()})
+    worse = holm({s: corrected_t_test(-d, test_train_ratio)[1] for s, d in diffs.items()})
+    winners = [s for s in gains if better[s] < ALPHA]
+    losers = [s for s in gains if worse[s] < ALPHA]
+    best = max(moved, key=lambda s: (gains[s], -better[s]))
+    test = (
+        f"one-sided corrected resampled t-test over {n} paired folds, Holm-adjusted over "
+        f"{len(gains)} strateg{'y' if len(gains) == 1 else 'ies'}"
+    )
     recommended: str | None = None
     if winners:
         recommended = max(winners, key=lambda s: gains[s])
         free = "none+threshold"
         if recommended != free and free in winners:
-            # the untouched model with a moved threshold costs nothing: prefer it when the
-            # best is not better than it beyond the noise
-            _, sd_best = _mean_sd(repeat_means[recommended])
-            _, sd_free = _mean_sd(repeat_means[free])
-            if gains[recommended] - gains[free] <= 2.0 * float(np.hypot(sd_best, sd_free)):
+            # the untouched model with a moved threshold costs nothing: prefer it unless the
+            # best is significantly better than it, fold by fold
+            _, p = corrected_t_test(diffs[recommended] - diffs[free], test_train_ratio)
+            if p >= ALPHA:
                 recommended = free
         mean = base_mean + sign * gains[recommended]
         text = (
             f"Use {recommended}: {name} {mean:.3f} against {base_mean:.3f} for none "
-            f"({_signed(sign * gains[recommended])}, more than 2 standard deviations, "
-            f"{noise[recommended]:.3f})."
+            f"({_signed(gains[recommended])} per fold, significant: {_p(better[recommended])}, "
+            f"below {ALPHA}; {test})."
         )
         others = [s for s in winners if s != recommended]
         if others:
-            text += f" Also above the noise: {', '.join(others)}."
+            text += f" Also significantly better than none: {', '.join(others)}."
         if recommended == "none+threshold" and others:
-            text += " The moved threshold is within noise of the best and needs no resampling."
-    elif repeats < 2:
-        text = (
-            f"With one repeat the noise cannot be measured, so no strategy is named; "
-            f"the best on {name} is {best} ({_signed(sign * gains[best])} against none). "
-            "Rerun with --repeats 3 or more."
-        )
+            text += (
+                " The moved threshold is not significantly worse than the best and needs "
+                "no resampling."
+            )
     elif gains[best] > 0:
         text = (
-            f"No strategy beats none on {name} by more than 2 standard deviations: "
-            f"the best, {best}, is {_signed(sign * gains[best])}, within noise "
-            f"(2 standard deviations: {noise[best]:.3f}). Rebalancing does not help here: "
-            "keep the data as it is."
+            f"No strategy beats none on {name} beyond noise: the best, {best}, is "
+            f"{_signed(gains[best])} per fold, not significant ({_p(better[best])}, needs below "
+            f"{ALPHA}; "
+            f"{test}). Rebalancing does not help here: keep the data as it is."
         )
     else:
         text = (
-            f"Nothing beats none on {name}: every strategy scores the same or worse "
-            f"(best: {best}, {_signed(sign * gains[best])}). Keep the data as it is."
+            f"No strategy beats none on {name} beyond noise: every strategy scores the same "
+            f"or worse (best: {best}, {_signed(gains[best])}). Keep the data as it is."
         )
     if losers:
-        text += f" Worse than none by more than 2 standard deviations: {', '.join(losers)}."
-    return Verdict(metric, recommended, text, _calibration(brier, recommended), gains, noise)
+        text += f" Significantly worse than none (p < {ALPHA}): {', '.join(losers)}."
+    return Verdict(metric, recommended, text, _calibration(brier, recommended), gains, better, n)
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _signed(x: float) -> str:
@@ -869,7 +953,7 @@ def _add_protocol_warnings(
     warnings: list[str], data_: _Data, protocol: _Protocol, chosen: list[str]
 ) -> None:
     """Add the warnings of the protocol on this data to those of the load (a sample
-    first, then few rows, no noise estimate, the debugging leak); raises for what
+    first, then few rows, the debugging leak); raises for what
     cannot run at all."""
     warnings += check_feasible(
         data_.classes, data_.counts, protocol.folds, chosen, protocol.k_neighbors
@@ -880,8 +964,6 @@ def _add_protocol_warnings(
             f"evaluated on a seeded stratified sample of {data_.y.size:,} of "
             f"{data_.rows_total:,} rows (--max-rows {protocol.max_rows:,})",
         )
-    if protocol.repeats < 2:
-        warnings.append("with --repeats 1 the noise cannot be measured; the verdict names nothing")
     if protocol.resample_before_split:
         warnings.append(
             "DEBUG: the samplers ran on the whole data before the split; their scores are "
@@ -1094,10 +1176,37 @@ def _result(
         resample_before_split=protocol.resample_before_split,
         command=command,
     )
-    table = {s: result.repeat_means(s, metric) for s in chosen}
+    table, ratio = paired_fold_scores(cv.scores, chosen, metric, int(y.size))
     brier = {s: result.summary(s, "brier")[0] for s in chosen}
-    result.verdict = decide(table, metric, brier)
+    result.verdict = decide(table, metric, brier, test_train_ratio=ratio)
     return result
+
+
+def paired_fold_scores(
+    scores: Sequence[FoldScore], strategies: Sequence[str], metric: str, rows: int
+) -> tuple[dict[str, dict[FoldKey, float]], float]:
+    """Each strategy's score on ``metric`` per (repeat, fold), checked to be paired, and
+    the mean n_test/n_train of the splits (the variance correction of :func:`decide`).
+
+    Every strategy must have been scored once on every split, and on the same split: the
+    same fold seed and the same training rows as ``none`` in that (repeat, fold).
+    """
+    table: dict[str, dict[FoldKey, float]] = {s: {} for s in strategies}
+    split: dict[FoldKey, tuple[int, int]] = {}
+    for f in scores:
+        key = (f.repeat, f.fold)
+        if key in table[f.strategy]:
+            raise ValueError(f"{f.strategy!r} was scored twice on repeat {f.repeat} fold {f.fold}")
+        table[f.strategy][key] = f.scores[metric]
+        if split.setdefault(key, (f.seed, f.train_rows)) != (f.seed, f.train_rows):
+            raise ValueError(
+                f"the strategies did not share the split of repeat {f.repeat} fold {f.fold}"
+            )
+    for s, values in table.items():
+        if values.keys() != split.keys():
+            raise ValueError(f"{s!r} was not scored on every split")
+    ratio = float(np.mean([(rows - train) / train for _, train in split.values()]))
+    return table, ratio
 
 
 def evaluate(
