@@ -25,10 +25,8 @@ from .request import (
     DEFAULT_MAX_CLASSES,
     DEFAULT_MAX_OUTPUT_ROWS,
     Progress,
-    build,
-    given_options,
+    from_keywords,
 )
-from .stages import Stages
 
 
 def inspect(
@@ -109,47 +107,8 @@ def rebalance(
     ``test_output``; ``by`` plans each group on its own.
     ``settings`` (effective option values and their sources) goes into the report.
     """
-    request = build(
-        label=label,
-        strategy=strategy,
-        target=target,
-        seed=seed,
-        options=given_options(
-            options,
-            k_neighbors=k_neighbors,
-            features=features,
-            exclude=exclude,
-            id_columns=id_columns,
-            categorical=categorical,
-            scale=scale,
-            grow_with=grow_with,
-            weight_column=weight_column,
-        ),
-        stages=Stages(
-            by=None if by is None else tuple(by),
-            group_policy=group_policy,
-            test_size=test_size,
-            test_output=None if test_output is None else str(test_output),
-            shrinkage=shrinkage,
-            bags=bags,
-            shuffle=shuffle,
-        ),
-        output=output,
-        chunk_size=chunk_size,
-        dry_run=dry_run,
-        report_path=report_path,
-        read=read,
-        output_format=output_format,
-        force=force,
-        drop_null_labels=drop_null_labels,
-        lenient=lenient,
-        max_classes=max_classes,
-        max_output_rows=max_output_rows,
-        progress=progress,
-        command=command,
-        settings=settings,
-    )
-    return local.run(request, data)
+    keywords = {k: v for k, v in locals().items() if k != "data"}
+    return local.run(from_keywords(keywords), data)
 
 
 def resample_frame(
@@ -185,31 +144,6 @@ def resample_frame(
     recorded anywhere: to replay a run, pass the seed yourself (for example one
     drawn with ``secrets.randbelow(2**32)`` and kept).
     """
-    request = build(
-        label=label,
-        strategy=strategy,
-        target=target,
-        seed=seed,
-        options=given_options(
-            options,
-            k_neighbors=k_neighbors,
-            features=features,
-            exclude=exclude,
-            id_columns=id_columns,
-            categorical=categorical,
-            scale=scale,
-            grow_with=grow_with,
-            weight_column=weight_column,
-        ),
-        stages=Stages(
-            by=None if by is None else tuple(by),
-            group_policy=group_policy,
-            shrinkage=shrinkage,
-        ),
-        file_run=False,
-        chunk_size=chunk_size,
-        drop_null_labels=drop_null_labels,
-        lenient=lenient,
-        max_classes=None,
-    )
+    keywords = {k: v for k, v in locals().items() if k != "frame"}
+    request = from_keywords({**keywords, "file_run": False, "max_classes": None})
     return local.run_frame(request, frame)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +31,7 @@ from .stages.split import parse_share
 from .strategies import Strategy
 
 DEFAULT_CHUNK_SIZE = 65_536
+_STAGE_FIELDS = frozenset(f.name for f in fields(Stages))
 DEFAULT_MAX_CLASSES = 1000
 DEFAULT_MAX_OUTPUT_ROWS = 10_000_000_000
 Progress = Callable[[str, int, int], None]
@@ -85,6 +86,22 @@ def given_options(options: Mapping[str, Any] | None = None, **named: Any) -> dic
     """The strategy options of the public keyword arguments (None: not given), then
     ``options`` (a plug-in's own, or any by name) over them."""
     return {k: v for k, v in named.items() if v is not None} | dict(options or {})
+
+
+def from_keywords(keywords: Mapping[str, Any]) -> Request:
+    """A request from the public API's flat keywords: the strategy options (by the
+    registry's names, plus ``options=``) and the stages (by ``Stages``' fields) are
+    picked out; the rest are :func:`build`'s own."""
+    kw = dict(keywords)
+    names = {o.name for o in registry.all_options()}
+    named = {k: kw.pop(k) for k in list(kw) if k in names}
+    opts = given_options(kw.pop("options", None), **named)
+    stage = {k: kw.pop(k) for k in list(kw) if k in _STAGE_FIELDS}
+    if stage.get("by") is not None:
+        stage["by"] = tuple(stage["by"])
+    if stage.get("test_output") is not None:
+        stage["test_output"] = str(stage["test_output"])
+    return build(options=opts, stages=Stages(**stage), **kw)
 
 
 def _listed(value: Sequence[str] | str | None) -> list[str] | None:
