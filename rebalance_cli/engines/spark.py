@@ -56,8 +56,7 @@ from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, 
 from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
 from ..plan import Plan, TargetSpec
 from ..report import Report, write_report
-from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, build, given_options
-from ..stages import Stages
+from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, from_keywords
 from ..stages.bags import bag_paths
 from ..stages.shrinkage import Moments, cell_moments
 from ..strategies import Outcome
@@ -789,6 +788,11 @@ def inspect_spark(
     return Distribution(label, index.tokens, counts, index.nulls, majority, minority)
 
 
+# the keywords of the Spark shims that are not the request's (the engine's own, or ignored)
+_FRAME_ONLY = frozenset({"df", "order_by", "smote_driver_rows", "plan_only", "display"})
+_FILE_ONLY = frozenset({"data", "chunk_size", "progress", "master", "smote_driver_rows"})
+
+
 def resample_dataframe(
     df: DataFrame,
     *,
@@ -829,36 +833,14 @@ def resample_dataframe(
     file read is; a shuffle without a sort is not, and fails loudly rather than
     silently). Synthetic rows come after all input rows, as locally.
     """
-    request = build(
-        label=label,
-        strategy=strategy,
-        target=target,
-        seed=seed,
-        options=given_options(
-            options,
-            k_neighbors=k_neighbors,
-            features=features,
-            exclude=exclude,
-            id_columns=id_columns,
-            categorical=categorical,
-            scale=scale,
-            grow_with=grow_with,
-            weight_column=weight_column,
-        ),
-        stages=Stages(
-            by=None if by is None else tuple(by),
-            group_policy=group_policy,
-            test_size=test_size,
-            test_output=None if test_size is None else "<test DataFrame>",
-            shrinkage=shrinkage,
-            bags=bags,
-        ),
-        file_run=False,
-        dry_run=plan_only,
-        drop_null_labels=drop_null_labels,
-        lenient=lenient,
-        max_classes=max_classes,
-        max_output_rows=max_output_rows,
+    keywords = {k: v for k, v in locals().items() if k not in _FRAME_ONLY}
+    request = from_keywords(
+        {
+            **keywords,
+            "test_output": None if test_size is None else "<test DataFrame>",
+            "dry_run": plan_only,
+            "file_run": False,
+        }
     )
     with _spark_errors(display):
         return plan_run(df, request, display, order_by, smote_driver_rows)
@@ -1080,44 +1062,14 @@ def rebalance_spark(
     written by the driver. ``chunk_size`` and ``progress`` (local engine only)
     are accepted and ignored.
     """
+    keywords = {k: v for k, v in locals().items() if k not in _FILE_ONLY}
     started = time.perf_counter()
-    request = build(
-        label=label,
-        strategy=strategy,
-        target=target,
-        seed=seed,
-        options=given_options(
-            options,
-            k_neighbors=k_neighbors,
-            features=features,
-            exclude=exclude,
-            id_columns=id_columns,
-            categorical=categorical,
-            scale=scale,
-            grow_with=grow_with,
-            weight_column=weight_column,
-        ),
-        stages=Stages(
-            by=None if by is None else tuple(by),
-            group_policy=group_policy,
-            test_size=test_size,
-            test_output=None if test_output is None else str(test_output),
-            shrinkage=shrinkage,
-            bags=bags,
-            shuffle=shuffle,
-        ),
-        output=None if output is None else str(output),
-        dry_run=dry_run,
-        report_path=report_path,
-        read=(read or ReadOptions()).checked(),
-        output_format=output_format,
-        force=force,
-        drop_null_labels=drop_null_labels,
-        lenient=lenient,
-        max_classes=max_classes,
-        max_output_rows=max_output_rows,
-        command=command,
-        settings=settings,
+    request = from_keywords(
+        {
+            **keywords,
+            "output": None if output is None else str(output),
+            "read": (read or ReadOptions()).checked(),
+        }
     )
     check_engine(request)
     name = str(data)
