@@ -625,7 +625,7 @@ class _PartitionSynthesis:
         synth: Any = self.program.synthesiser
         for i in np.flatnonzero(need):
             name = layout.names[i]
-            own = dataclasses.replace(synth, seed=partition_seed(synth.seed, name, pid))
+            own = synth.reseeded(partition_seed(synth.settings.seed, name, pid))
             cell = Cell(int(i), name, layout.values[i], shown_cell(layout, int(i)))
             rows = frame.filter(pl.Series(codes == i))
             made = own.prepare(rows, cell, int(need[i]), Outcome(warnings=[]))
@@ -638,7 +638,7 @@ def _partition_synthesis(df: DataFrame, run: SparkRun, cells: list[int]) -> Data
     program = run.program
     layout = program.layout
     synth = program.synthesiser
-    like_smote = all(hasattr(synth, a) for a in ("k", "features", "seed", "lenient"))
+    like_smote = hasattr(synth, "reseeded") and hasattr(synth, "settings")
     if layout.by or program.split is not None or not like_smote:
         i = cells[0]
         raise UsageError(
@@ -661,7 +661,7 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
     program = run.program
     synth: Any = program.synthesiser
     token = program.layout.classes[i]
-    features = list(synth.features)
+    features = list(synth.settings.features)
     checks = [_bad(F.col(f), df.schema[f].dataType) for f in features]
     with _spark_errors(run.counter.display):
         stats = _collect(
@@ -681,7 +681,7 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
             )
         )
     bad_rows = int(stats[BAD].sum() or 0)
-    if bad_rows and not synth.lenient:
+    if bad_rows and not synth.settings.drop_invalid:
         for f in features:
             n = int(stats[f].sum() or 0)
             if n:
@@ -699,11 +699,12 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
     usable = np.zeros(run.counter.per_partition.shape[0], dtype=np.int64)
     usable[stats[PID].to_numpy().astype(np.int64)] = (stats[COUNT] - stats[BAD]).to_numpy()
     new = program.after[i] - program.before[i]
-    alloc = allocate(usable, new, synth.k)
+    alloc = allocate(usable, new, synth.settings.k)
     if not alloc.any():
         raise DataError(
             f"class {token!r} has {program.before[i]:,} rows, more than the driver limit "
-            f"({SMOTE_DRIVER_ROWS_CONF}), and no partition holds {synth.k + 1} usable rows of it",
+            f"({SMOTE_DRIVER_ROWS_CONF}), and no partition holds "
+            f"{synth.settings.k + 1} usable rows of it",
             hint=f"raise {SMOTE_DRIVER_ROWS_CONF}, or use fewer, larger partitions",
         )
     run.outcome.knn[token] = "per partition"

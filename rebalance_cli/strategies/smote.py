@@ -7,6 +7,7 @@ follow the input rows (samplers/smote.py holds the kernel).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -103,15 +104,12 @@ class SmoteSynthesiser(Synthesiser):
     """Neighbours and draws of each grown cell, then its synthetic rows."""
 
     label: str
-    features: list[str]
-    categorical: list[str]
-    named_categorical: bool
-    scale: str
-    id_columns: tuple[str, ...]
-    k: int
-    seed: int
-    lenient: bool
+    settings: SmoteSettings
     timing: ClassVar[str] = "smote_prepare"
+
+    def reseeded(self, seed: int) -> SmoteSynthesiser:
+        """The same synthesiser on another seed (Spark's within-partition fallback)."""
+        return SmoteSynthesiser(self.label, dataclasses.replace(self.settings, seed=seed))
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> SmoteClass:
         started = time.perf_counter()
@@ -121,16 +119,7 @@ class SmoteSynthesiser(Synthesiser):
             cell.value,
             new_rows,
             self.label,
-            SmoteSettings(
-                features=self.features,
-                id_columns=self.id_columns,
-                k=self.k,
-                seed=self.seed,
-                drop_invalid=self.lenient,
-                categorical=self.categorical,
-                named_categorical=self.named_categorical,
-                scale=self.scale,
-            ),
+            self.settings,
             left_out_columns=outcome.left_out_columns,
             shown=cell.shown,
         )
@@ -163,9 +152,17 @@ def smote_setup(ctx: SetupContext) -> Setup:
     k = o.get("k_neighbors", 5)
     scale = o.get("scale") or "none"
     ids = tuple(o.get("id_columns") or ())
-    synth = SmoteSynthesiser(
-        ctx.label, features, categorical, named, scale, ids, k, ctx.seed, ctx.lenient
+    settings = SmoteSettings(
+        features=features,
+        id_columns=ids,
+        k=k,
+        seed=ctx.seed,
+        drop_invalid=ctx.lenient,
+        categorical=categorical,
+        named_categorical=named,
+        scale=scale,
     )
+    synth = SmoteSynthesiser(ctx.label, settings)
 
     def cell_check(cls: str, n: int, t: int) -> None:
         if t > n:
