@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from rebalance_cli.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+HAVE_JAVA = shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
 
 
 def mixed_frame(counts: dict[str, int], seed: int = 0) -> pl.DataFrame:
@@ -115,3 +117,26 @@ def digest(path: Path) -> str:
 
 def listing(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (local[2]) for every test that asks for it."""
+    if not HAVE_JAVA:
+        pytest.skip("no Java runtime (java not on PATH, JAVA_HOME unset): Spark cannot start")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("rebalance-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from .conftest import REPO, run_process
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "digests.json"
 UPDATE = os.environ.get("REBALANCE_GOLDEN_UPDATE") == "1"
-HAVE_JAVA = shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
+
 CHUNKS = (7, 65536)
 EXT = {"csv": "csv", "parquet": "parquet", "ipc": "arrow"}
 BINARY = {"parquet", "ipc"}  # formats whose bytes depend on the writer's version
@@ -476,29 +475,6 @@ def test_golden_file_covers_every_case_and_nothing_else():
 
 
 # --------------------------------------------------------------------------- Spark
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local session for the Spark cases; the CLI uses the active session it finds."""
-    if not HAVE_JAVA:
-        pytest.skip("no Java runtime (java not on PATH, JAVA_HOME unset): Spark cannot start")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("rebalance-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def spark_folder_frame(folder: Path, fmt: str) -> pl.DataFrame:

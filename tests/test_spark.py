@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,30 +26,8 @@ from .conftest import listing, mixed_frame, run_process
 
 pytestmark = pytest.mark.spark
 
-HAVE_JAVA = shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
+
 COUNTS = {"a": 3000, "b": 500, "c": 60}
-
-
-@pytest.fixture(scope="session")
-def spark():
-    if not HAVE_JAVA:
-        pytest.skip("no Java runtime (java not on PATH, JAVA_HOME unset): Spark cannot start")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("rebalance-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
