@@ -83,6 +83,9 @@ class LocalEngine:
     lf: pl.LazyFrame
     display: str
     name: str = "local"
+    _dictionaries: dict[tuple[str, ...], dict[str, list[str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def count(self, label: str, by: list[str], max_classes: int | None) -> Layout:
         if by:
@@ -119,15 +122,18 @@ class LocalEngine:
 
     def dictionaries(self, schema: pl.Schema, fmt: str) -> dict[str, list[str]]:
         """Fixed sorted dictionaries of Categorical columns, for Parquet/IPC bytes that
-        do not depend on the batching (one extra scan of those columns)."""
-        cats = dictionary_columns(schema, fmt)
+        do not depend on the batching: one extra scan of those columns per run, however
+        many files (output, test split, bags) need them."""
+        cats = tuple(dictionary_columns(schema, fmt))
         if not cats:
             return {}
-        with reading(self.display):
-            found = self.lf.select(
-                pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
-            ).collect()
-        return {c: found[c][0].to_list() for c in cats}
+        if cats not in self._dictionaries:
+            with reading(self.display):
+                found = self.lf.select(
+                    pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
+                ).collect()
+            self._dictionaries[cats] = {c: found[c][0].to_list() for c in cats}
+        return self._dictionaries[cats]
 
 
 @dataclass
