@@ -13,6 +13,7 @@ are all different: "the t smallest keys" names exactly t rows, with no ties.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
@@ -93,3 +94,48 @@ def chosen(base: np.uint64, n: int, k: int) -> tuple[bool, np.uint64]:
     if k >= n:
         return True, np.uint64(np.iinfo(np.uint64).max)
     return True, kth_key(base, n, k)
+
+
+# The normal draws below use only +, -, *, / and sqrt, which IEEE 754 rounds the
+# same way on every machine. numpy's log and cos are not so: their SIMD loops
+# (AVX-512 on one CPU, SSE on another) differ in the last bit, and a jittered
+# value written with 17 digits shows it. Series accurate to about 1e-16.
+_SQRT_HALF = math.sqrt(0.5)
+_LN2_HI = 6.93147180369123816490e-01  # low bits zero, so e * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_ATANH = [1.0 / (2 * k + 1) for k in range(12)]  # 2 atanh(s) = 2 s sum s^2k / (2k + 1)
+_COS = [(-1.0) ** k / math.factorial(2 * k) for k in range(12)]
+_TWO_PI = 2.0 * math.pi
+
+
+def _horner(coefficients: list[float], x: np.ndarray) -> np.ndarray:
+    acc = np.full_like(x, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        acc *= x
+        acc += c
+    return acc
+
+
+def log_unit(x: np.ndarray) -> np.ndarray:
+    """ln(x) for x > 0, the same bits on every machine (x = m 2^e, |ln m| < ln 2 / 2)."""
+    m, e = np.frexp(x)
+    low = m < _SQRT_HALF
+    m = np.where(low, m * 2.0, m)
+    e = (e - low).astype(np.float64)
+    s = (m - 1.0) / (m + 1.0)
+    return e * _LN2_HI + (e * _LN2_LO + 2.0 * s * _horner(_ATANH, s * s))
+
+
+def cos_turns(t: np.ndarray) -> np.ndarray:
+    """cos(2 pi t) for t in [0, 1), the same bits on every machine."""
+    a = np.abs(np.where(t >= 0.5, t - 1.0, t))  # exact: a in [0, 0.5]
+    flip = a > 0.25
+    x = np.where(flip, 0.5 - a, a) * _TWO_PI  # [0, pi / 2]
+    c = _horner(_COS, x * x)
+    return np.where(flip, -c, c)
+
+
+def normal(k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
+    """Standard normal draws from two keys each (Box-Muller), machine-independent."""
+    u1 = uniform(k1)  # 1 - u1 is exact: u1 is a multiple of 2^-53
+    return np.sqrt(-2.0 * log_unit(1.0 - u1)) * cos_turns(uniform(k2))

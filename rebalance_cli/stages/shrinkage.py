@@ -46,9 +46,8 @@ class Shrink:
         d = class_positions(c, self.offsets).astype(np.uint64)
         changed = []
         for j, name in enumerate(self.columns):
-            u1 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2)))
-            u2 = rng.uniform(rng.keys(self.bases[c, j], d * np.uint64(2) + np.uint64(1)))
-            z = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)  # Box-Muller
+            k1 = rng.keys(self.bases[c, j], d * np.uint64(2))
+            z = rng.normal(k1, rng.keys(self.bases[c, j], d * np.uint64(2) + np.uint64(1)))
             col = df[name]
             values = col.cast(pl.Float64).to_numpy().copy()
             values[rows] += z * self.scales[c, j]
