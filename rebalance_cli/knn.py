@@ -2,9 +2,12 @@
 
 Every method gives the same answer whatever the number of threads: work is split
 into blocks of a fixed shape, each on single-threaded BLAS, run on a thread pool
-and written to its own slot; ties are broken by row index.
+and written to its own slot. The exact methods rank by (float64 squared distance,
+row index): equal distances go to the lower row index.
 
-- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree, one thread;
+- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree over the distinct
+  rows, one thread, gathers candidates (every point tied at the boundary included),
+  which are then ranked by (distance, index);
 - ``brute`` (exact) otherwise: for a block of query rows and a slice of candidate
   rows, one float32 matrix product scores every pair (||x||^2/2 - q.x); the
   (k+1)-th smallest of the minima over groups of ``_LANES`` candidates bounds the
@@ -96,15 +99,75 @@ def _parallel(work: Callable[[int], None], items: Iterable[int]) -> None:
 
 
 def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
+    """Exact, by (distance, index): a k-d tree over the distinct rows, then a re-rank.
+
+    The tree's own order of tied points is arbitrary, so it only gathers candidates:
+    the ``k + 1`` nearest distinct points of every distinct point, and where the
+    farthest of those is as near as the (k+1)-th nearest row (a tie that may go on
+    past what the tree returned), every distinct point within that distance. Each
+    candidate point stands for its ``k + 1`` lowest row indices (no more can be
+    among a row's k + 1 nearest), the candidate rows are ranked by float64 squared
+    distance, computed as ``brute`` computes it, then by index, and each row drops
+    itself from its point's first k + 1. Duplicates cost nothing extra: a point
+    held by a million rows is one point of the tree.
+    """
     from sklearn.neighbors import KDTree
 
-    found = KDTree(x).query(x, k=k + 1, return_distance=False)
-    # With duplicate rows the row itself need not come first: drop it where it
-    # appears, otherwise drop the farthest.
-    is_self = found == np.arange(x.shape[0])[:, None]
+    n = x.shape[0]
+    points, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    m = points.shape[0]
+    # rows of each point, lowest index first
+    members = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    take = np.minimum(counts, k + 1)  # rows a candidate point brings
+
+    tree = KDTree(points)
+    width = min(m, k + 2)  # one more than the k + 1 rows need: is the last one tied?
+    dist, near = tree.query(points, k=width)
+    owner = np.repeat(np.arange(m), width)
+    cand = near.ravel()
+    if width < m:
+        # the (k+1)-th row's distance among the returned points (enough rows: each
+        # of the k + 2 points holds at least one)
+        d2 = _sq_dist(points[owner], points[cand]).reshape(m, width)
+        order = np.argsort(d2, axis=1, kind="stable")
+        rows_upto = np.cumsum(np.take_along_axis(take[near], order, axis=1), axis=1)
+        at = np.argmax(rows_upto >= k + 1, axis=1)
+        bound = np.sqrt(np.take_along_axis(d2, order, axis=1)[np.arange(m), at])
+        radius = bound * (1 + 1e-9) + 1e-300
+        tied = np.flatnonzero(dist[:, -1] <= radius)
+        if tied.size:
+            # every point within the bound, not only the ones the tree returned
+            found = tree.query_radius(points[tied], r=radius[tied])
+            sizes = tree.query_radius(points[tied], r=radius[tied], count_only=True)
+            extra = np.concatenate(found).astype(np.intp)
+            keep = ~np.isin(owner, tied)
+            owner = np.concatenate([owner[keep], np.repeat(tied, sizes)])
+            cand = np.concatenate([cand[keep], extra])
+    # each (point, candidate point) pair expands to the candidate's first rows
+    d2 = _sq_dist(points[owner], points[cand])
+    per = take[cand]
+    pair = np.repeat(np.arange(owner.size), per)
+    within = np.arange(pair.size) - np.repeat(np.cumsum(per) - per, per)
+    row = members[starts[cand][pair] + within]
+    who, d2 = owner[pair], d2[pair]
+    order = np.lexsort((row, d2, who))
+    who, row = who[order], row[order]
+    first = np.searchsorted(who, np.arange(m))
+    best = row[first[:, None] + np.arange(k + 1)[None, :]]  # (m, k + 1) by (distance, index)
+    found_rows = best[inverse]
+    # drop the row itself where it appears, otherwise the last
+    is_self = found_rows == np.arange(n)[:, None]
     is_self[~is_self.any(axis=1), -1] = True
     order = np.argsort(is_self, axis=1, kind="stable")
-    return np.take_along_axis(found, order[:, :k], axis=1)
+    return np.take_along_axis(found_rows, order[:, :k], axis=1)
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of paired rows, in float64 (as the exact searches rank)."""
+    diff = b - a
+    return np.einsum("ij,ij->i", diff, diff)
 
 
 def _brute(x: np.ndarray, k: int) -> np.ndarray:
@@ -433,9 +496,9 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
 
     def cell_work(c: int) -> None:
         qs, qe = q_starts[c], q_starts[c + 1]
-        if qs == qe:
-            return
         er = e_rows[e_starts[c] : e_starts[c + 1]]
+        if qs == qe or not er.size:  # nobody searches here, or nobody is filed here
+            return
         qr = q_rows[qs:qe]
         nb, d2 = _search(
             x32[qr], x[qr], qr, ea_all[er], x[er], er, k, slack, _IVF_SEARCH_ROWS, _IVF_LANES
