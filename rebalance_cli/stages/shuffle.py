@@ -91,6 +91,7 @@ def shuffled(
         for writer in writers.values():
             writer.close()
         writers.clear()
+        emitted = 0
         for b in range(buckets):
             path = folder / f"{b}.arrows"
             if not path.exists():
@@ -104,8 +105,11 @@ def shuffled(
             assert isinstance(part, pl.DataFrame)
             part = part.sort(KEY).drop(KEY).cast(schema)
             path.unlink()
+            emitted += part.height
             for start in range(0, part.height, chunk_size):
                 yield part.slice(start, chunk_size)
+        if not emitted == position == rows:  # a bucket lost or gained rows: never commit that
+            raise RuntimeError(f"the shuffle took {position} rows of {rows} and gave {emitted}")
     finally:
         for writer in writers.values():
             writer.close()
