@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint fmt bench clean
+.PHONY: install demo test lint fmt bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,22 +30,28 @@ demo: $(STAMP)
 	@cat demo_out/tickets_smote.json
 
 test: $(STAMP)
-	$(BIN)/ruff check rebalance_cli tests benchmarks
+	$(BIN)/ruff check rebalance_cli tests benchmarks tools
 	$(BIN)/mypy rebalance_cli
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check rebalance_cli tests benchmarks
-	$(BIN)/ruff format --check rebalance_cli tests benchmarks
-	$(BIN)/mypy rebalance_cli
+	$(BIN)/ruff check rebalance_cli tests benchmarks tools
+	$(BIN)/ruff format --check rebalance_cli tests benchmarks tools
+	$(BIN)/mypy rebalance_cli tools/mutate.py
 
 fmt: $(STAMP)
-	$(BIN)/ruff format rebalance_cli tests benchmarks
-	$(BIN)/ruff check --fix rebalance_cli tests benchmarks
+	$(BIN)/ruff format rebalance_cli tests benchmarks tools
+	$(BIN)/ruff check --fix rebalance_cli tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Break the package on purpose (tools/mutate.py lists how), one way at a time in a scratch
+# copy, and check that the tests meant to notice do; not part of `make test`. MUTATE_ARGS:
+# e.g. "--only smote-u-0-2 --only write-in-place", or "--list".
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache .mypy_cache .hypothesis
