@@ -566,7 +566,7 @@ def test_a_strategy_that_does_not_declare_spark_is_refused(spark, data, monkeypa
         resample_spark(df, label="y", strategy="weight")
     except UsageError as err:
         assert err.hint is not None
-        assert "undersample, oversample, smote, hybrid;" in err.hint
+        assert "undersample, oversample, smote, hybrid, tomek, enn;" in err.hint
 
 
 def test_cli_io_errors(spark, cli, data, tmp_path):
