@@ -244,15 +244,18 @@ def _run(
 
 def _write_report(target: Path | None, doc: str) -> None:
     """Write the JSON report atomically (to stdout when ``target`` is None): all or nothing."""
-    from ..io import AtomicFile
+    from ..errors import InputOutputError
+    from ..io import AtomicFile, fs
 
     sink = AtomicFile(target, what="report")
     try:
-        sink.tmp.write_text(doc, encoding="utf-8")
+        try:
+            fs.write_file(sink.tmp, doc.encode("utf-8"))
+        except OSError as exc:
+            raise InputOutputError(f"cannot write the report: {exc.strerror or exc}") from None
         sink.commit()
-    except BaseException:
+    finally:
         sink.discard()
-        raise
 
 
 def _show(result: EvaluationResult, doc: str, as_json: bool) -> None:
