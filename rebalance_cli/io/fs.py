@@ -368,4 +368,3 @@ def _owner(name: str, prefix: str, sep: str, suffix: str) -> int | None:
         return None
     pid = int(parts[0])
     return pid if pid > 0 else None
-

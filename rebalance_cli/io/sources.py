@@ -166,16 +166,24 @@ def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
     theirs) are removed first. Returns the folder and the copy."""
     folder = Path(tempfile.gettempdir())
     fs.remove_dead(folder, SPOOL_PREFIX, "-", "")
-    hint = "free some space there, or set TMPDIR to a folder with room"
+
+    def failed(exc: OSError) -> InputOutputError:
+        return InputOutputError(
+            f"cannot copy {display} to the temp folder {folder}: {exc.strerror or exc}",
+            hint="free some space there, or set TMPDIR to a folder with room",
+        )
+
     try:
         temp_dir = fs.temp_dir(folder, f"{SPOOL_PREFIX}{os.getpid()}-", "")
     except OSError as exc:
-        raise InputOutputError(
-            f"cannot copy {display} to the temp folder {folder}: {exc.strerror or exc}", hint=hint
-        ) from None
+        raise failed(exc) from None
     path = temp_dir / name
     try:
-        with fs.create(path) as out:
+        try:
+            out = fs.create(path)
+        except OSError as exc:
+            raise failed(exc) from None
+        with out:
             while True:
                 try:
                     data = stream.read(1 << 20)
@@ -188,18 +196,11 @@ def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
                 try:
                     out.write(data)
                 except OSError as exc:
-                    raise InputOutputError(
-                        f"cannot copy {display} to the temp folder {folder}: "
-                        f"{exc.strerror or exc}",
-                        hint=hint,
-                    ) from None
+                    raise failed(exc) from None
             try:
                 out.close()
             except OSError as exc:
-                raise InputOutputError(
-                    f"cannot copy {display} to the temp folder {folder}: {exc.strerror or exc}",
-                    hint=hint,
-                ) from None
+                raise failed(exc) from None
     except BaseException:
         fs.remove(temp_dir)
         raise
