@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import COMMANDS, command_line, guarded, read_options, split_names, stderr_is_terminal
+from .common import (
+    COMMANDS,
+    command_line,
+    guarded,
+    printing,
+    read_options,
+    split_names,
+    stderr_is_terminal,
+)
 
 if TYPE_CHECKING:  # rich is imported when something is drawn (start-up time)
     from rich.console import Console
@@ -366,4 +374,5 @@ def evaluate_cmd(
         )
         if o["report"] is not None:  # (its target is None for stdout)
             _write_report(target, doc)
-        _show(result, doc, o["as_json"])
+        with printing():
+            _show(result, doc, o["as_json"])
