@@ -155,8 +155,9 @@ class File:
             self._put(memoryview(pending))
 
     def flush(self) -> None:
-        if not self._closed:
-            self._drain()
+        """Nothing: the buffer is written when it is full and on :meth:`close` (nothing
+        reads the file before then), so a writer that flushes after every batch does
+        not cut the file into small writes."""
 
     def close(self) -> None:
         """Write what is buffered and close; a failure of either is raised."""

@@ -471,21 +471,33 @@ class _TextWriter:
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
             return
-        if self.fmt == "ndjson":
-            df.write_ndjson(self.fh)
-            return
-        df.write_csv(
-            self.fh, separator="\t" if self.fmt == "tsv" else ",", include_header=self.header
-        )
+        with self._os_error():
+            if self.fmt == "ndjson":
+                df.write_ndjson(self.fh)
+                return
+            df.write_csv(
+                self.fh, separator="\t" if self.fmt == "tsv" else ",", include_header=self.header
+            )
         self.header = False
 
     def close(self) -> None:
-        if self.header:  # no row came: the header alone, as the streaming sink writes it
-            pl.DataFrame(schema=self.schema).write_csv(
-                self.fh, separator="\t" if self.fmt == "tsv" else ","
-            )
-            self.header = False
+        with self._os_error():
+            if self.header:  # no row came: the header alone, as the streaming sink writes it
+                pl.DataFrame(schema=self.schema).write_csv(
+                    self.fh, separator="\t" if self.fmt == "tsv" else ","
+                )
+                self.header = False
         self.fh.close()
+
+    @contextlib.contextmanager
+    def _os_error(self) -> Iterator[None]:
+        """polars re-raises a failed write as an error of its own: raise the OS's."""
+        try:
+            yield
+        except Exception:
+            if self.fh.error is not None:
+                raise self.fh.error from None
+            raise
 
     def abandon(self) -> None:
         """Stop writing (the file is being thrown away)."""
