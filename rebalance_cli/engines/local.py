@@ -13,7 +13,6 @@ devices) are written after the renames.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -327,7 +326,7 @@ def run(request: Request, data: Any) -> Report:
     warnings = list(request.warnings)
     source = _open(request, data)
     try:
-        with input_guard(source):
+        with source.guard():
             targets = check_targets(request, source)
             lf = source.scan()
             with reading(source.display):
@@ -345,18 +344,6 @@ def run(request: Request, data: Any) -> Report:
             return report
     finally:
         source.close()
-
-
-@contextlib.contextmanager
-def input_guard(source: Source) -> Iterator[None]:
-    """A failure while the input is read is reported as the input's disappearance or
-    change when that is what happened (a deleted file reads as "No such file", a
-    rewritten one as a corrupt one, or as counts that differ from pass 1)."""
-    try:
-        yield
-    except (Exception, pl.exceptions.PanicException):
-        source.check_unchanged()
-        raise
 
 
 def _report(

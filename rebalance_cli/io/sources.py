@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -87,6 +88,17 @@ class Source:
     # a file read in place: (device, inode, size, mtime) when it was opened, checked
     # again before every pass and before the commit (a run reads its input twice)
     identity: tuple[int, int, int, int] | None = None
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """A failure while the input is read is reported as the input's disappearance
+        or change when that is what happened (a deleted file reads as "No such file",
+        a rewritten one as a corrupt one, or as counts that differ from pass 1)."""
+        try:
+            yield
+        except (Exception, pl.exceptions.PanicException):
+            self.check_unchanged()
+            raise
 
     def check_unchanged(self) -> None:
         """Raise an I/O error when the input file is gone or is not the file opened."""
