@@ -16,6 +16,7 @@ one-sided corrected resampled t-test of each strategy against ``none``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -508,7 +509,7 @@ def _load(
         display = source.display
         lf = source.scan()
     try:
-        with reading(display):
+        with source.guard() if source is not None else contextlib.nullcontext(), reading(display):
             _check_columns(lf.collect_schema(), label, exclude, display)
             frame, rows_total, sampled = _labelled_sample(
                 lf, label, max_rows, seed, drop_null_labels, warnings
@@ -862,7 +863,7 @@ def _derive(*words: int) -> int:
 def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
     """The strategies to run: none, none+threshold and class-weight first, always."""
     if requested is None:
-        names: list[str] = list(SAMPLERS)
+        names: list[str] = [s for s in SAMPLERS if registry.get(s).evaluated_by_default]
     elif isinstance(requested, str):
         names = [s.strip() for s in requested.split(",") if s.strip()]
     else:
