@@ -102,7 +102,7 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
     """Exact, by (distance, index): a k-d tree over the distinct rows, then a re-rank.
 
     The tree's own order of tied points is arbitrary, so it only gathers candidates:
-    the ``k + 1`` nearest distinct points of every distinct point, and where the
+    the ``k + 2`` nearest distinct points of every distinct point, and where the
     farthest of those is as near as the (k+1)-th nearest row (a tie that may go on
     past what the tree returned), every distinct point within that distance. Each
     candidate point stands for its ``k + 1`` lowest row indices (no more can be
@@ -138,13 +138,24 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
         radius = bound * (1 + 1e-9) + 1e-300
         tied = np.flatnonzero(dist[:, -1] <= radius)
         if tied.size:
-            # every point within the bound, not only the ones the tree returned
-            found = tree.query_radius(points[tied], r=radius[tied])
-            sizes = tree.query_radius(points[tied], r=radius[tied], count_only=True)
-            extra = np.concatenate(found).astype(np.intp)
+            # every point within the bound, not only the ones the tree returned: most
+            # ties end within a few more points, so ask for 4x as many first, and a
+            # radius search only where even those end in a tie
+            wider = min(m, 4 * width)
+            wdist, wnear = tree.query(points[tied], k=wider)
+            within_r = wdist <= radius[tied][:, None]
+            still = within_r[:, -1] & (wider < m)
+            done = ~still
             keep = ~np.isin(owner, tied)
-            owner = np.concatenate([owner[keep], np.repeat(tied, sizes)])
-            cand = np.concatenate([cand[keep], extra])
+            owners = [owner[keep], np.repeat(tied[done], within_r[done].sum(axis=1))]
+            cands = [cand[keep], wnear[done][within_r[done]]]
+            rest = tied[still]
+            if rest.size:
+                found = tree.query_radius(points[rest], r=radius[rest])
+                sizes = tree.query_radius(points[rest], r=radius[rest], count_only=True)
+                owners.append(np.repeat(rest, sizes))
+                cands.append(np.concatenate(found).astype(np.intp))
+            owner, cand = np.concatenate(owners), np.concatenate(cands)
     # each (point, candidate point) pair expands to the candidate's first rows
     d2 = _sq_dist(points[owner], points[cand])
     per = take[cand]

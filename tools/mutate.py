@@ -170,6 +170,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         tests="tests/test_knn.py -k lower_index or gathers",
     ),
     mutation(
+        "kd-tree-no-radius-search",
+        "the k-d tree gathers ties past even its wider query (here it stops at the wider query)",
+        "rebalance_cli/knn.py",
+        ("still = within_r[:, -1] & (wider < m)", "still = within_r[:, -1] & False"),
+        tests="tests/test_knn.py -k lower_index or gathers",
+    ),
+    mutation(
         "integer-halves-away-from-seed",
         "SMOTE's integer features round halves to even (here away from the seed)",
         SMOTE,
