@@ -1,7 +1,14 @@
 """Input and output: formats, sources, sinks, and how their failures read."""
 
 from .errors import first_line, reading, writing
-from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
+from .formats import (
+    FORMATS,
+    STDIO,
+    check_format_name,
+    compression_from_name,
+    format_from_name,
+    resolve_output_format,
+)
 from .sinks import (
     TMP_SUFFIX,
     AtomicFile,
@@ -29,6 +36,7 @@ __all__ = [
     "check_format_name",
     "check_target",
     "commit_all",
+    "compression_from_name",
     "dictionary_columns",
     "first_line",
     "format_from_name",

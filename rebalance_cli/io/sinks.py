@@ -9,9 +9,10 @@ import shutil
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -498,12 +499,78 @@ def open_writer(
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+GZIP_LEVEL = 6  # gzip's own default: about as small as 9, several times faster
+
+
+class CompressedFile:
+    """A write-only binary file that compresses what it is given into ``path``.
+
+    One stream per file, never flushed midway, so the bytes depend only on the
+    bytes written, not on how the writer cut them (its ``flush`` does nothing):
+    gzip by zlib at level 6, with no file name and time 0 in the header; zstd
+    by pyarrow at its default level. A rerun writes the same file.
+    """
+
+    def __init__(self, path: Path, codec: str) -> None:
+        self.codec = codec
+        self.closed = False
+        # the OS error of a write, kept as it was: polars, which calls write(), hands
+        # it back to us as text
+        self.error: OSError | None = None
+        self._zlib: Any = None
+        self._out: Any
+        if codec == "gzip":
+            self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+            self._out = open(path, "wb")  # noqa: SIM115 - closed by close()
+        elif codec == "zstd":
+            import pyarrow as pa
+
+            self._out = pa.CompressedOutputStream(str(path), "zstd")
+        else:
+            raise ValueError(f"unknown codec {codec!r}")
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        try:
+            if self._zlib is not None:
+                self._out.write(self._zlib.compress(data))
+            else:
+                self._out.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        """Nothing: a flush would end a compressed block where the writer called it."""
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self._zlib is not None:
+                self._out.write(self._zlib.flush())
+        finally:
+            self._out.close()
+
+
+def _open_binary(path: Path, compression: str | None) -> Any:
+    if compression is None:
+        return open(path, "wb")
+    return CompressedFile(path, compression)
+
+
 class _TextWriter:
     """CSV, TSV or NDJSON written frame by frame (row formats: the bytes do not
-    depend on how the rows were cut into frames)."""
+    depend on how the rows were cut into frames), compressed when asked."""
 
-    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
-        self.fh = open(path, "wb")  # noqa: SIM115 - closed by close()
+    def __init__(
+        self, path: Path, fmt: str, schema: pl.Schema, compression: str | None = None
+    ) -> None:
+        self.fh = _open_binary(path, compression)
         self.fmt = fmt
         self.schema = schema
         self.header = fmt in ("csv", "tsv")
@@ -532,17 +599,19 @@ def open_frame_writer(
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
+    compression: str | None = None,
 ) -> _GroupedWriter | _TextWriter:
     """A writer that takes frames one at a time, in the calling thread.
 
     For runs with several outputs (the test split, bags), where one input
     stream feeds several files. Parquet and IPC go through pyarrow with fixed
-    row groups; the bytes do not depend on the batching.
+    row groups; the bytes do not depend on the batching. CSV, TSV and NDJSON may
+    be compressed (``gzip``, ``zstd``) as they are written.
     """
     if fmt in ("parquet", "ipc"):
         return open_writer(path, fmt, schema, dictionaries)
     try:
-        return _TextWriter(path, fmt, schema)
+        return _TextWriter(path, fmt, schema, compression)
     except OSError as exc:
         raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -609,7 +678,11 @@ class _FrameSource:
 
 
 def _sink(
-    lazy: pl.LazyFrame, path: Path, fmt: str, schema: pl.Schema, errors: list[BaseException]
+    lazy: pl.LazyFrame,
+    path: Path | IO[bytes],
+    fmt: str,
+    schema: pl.Schema,
+    errors: list[BaseException],
 ) -> None:
     """Run polars' streaming sink of ``fmt``; an error goes to ``errors``."""
     try:
@@ -632,6 +705,7 @@ def write_frames(
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
     stop: threading.Event | None = None,
+    compression: str | None = None,
 ) -> None:
     """Write a stream of frames (all of ``schema``) to ``path`` as ``fmt``.
 
@@ -643,7 +717,9 @@ def write_frames(
     its bytes would depend on the batching), unless a column is a 128-bit integer,
     which pyarrow cannot hold: then polars' IPC sink with fixed record batches.
     ``stop`` is set on a signal; the stream should check it between batches and
-    raise :class:`SinkStopped`.
+    raise :class:`SinkStopped`. With ``compression`` (``gzip`` or ``zstd``, for
+    CSV, TSV and NDJSON) polars' sink writes into a :class:`CompressedFile`, one
+    stream whose bytes do not depend on how polars cut its writes.
     """
     wide = bool(wide_integer_columns(schema))
     if fmt == "parquet" and dictionaries and wide:
@@ -658,9 +734,14 @@ def write_frames(
     source = _FrameSource(frames, stop)
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
+    compressed = None
+    if compression is not None:
+        assert fmt in ("csv", "tsv", "ndjson"), fmt
+        compressed = CompressedFile(path, compression)
+    target = path if compressed is None else cast("IO[bytes]", compressed)
     worker = threading.Thread(
         target=_sink,
-        args=(lazy, path, fmt, schema, sink_error),
+        args=(lazy, target, fmt, schema, sink_error),
         name="rebalance-sink",
         daemon=True,
     )
@@ -675,9 +756,20 @@ def write_frames(
         # busy; give it a moment to see `stop` and clean up after itself
         if source.calls:
             source.done.wait(10)
+        _close_quietly(compressed)
         raise
     real = [e for e in source.failure if not isinstance(e, GeneratorExit | SinkStopped)]
-    if real:
-        raise real[0]
-    if sink_error:
-        raise sink_error[0]
+    if real or sink_error:
+        _close_quietly(compressed)
+        if compressed is not None and compressed.error is not None:
+            raise compressed.error
+        raise (real or sink_error)[0]
+    if compressed is not None:
+        compressed.close()  # the end of the stream: a late write error shows here
+
+
+def _close_quietly(compressed: CompressedFile | None) -> None:
+    """Close a compressed file after a failure, which stays the error to report."""
+    if compressed is not None:
+        with contextlib.suppress(Exception):
+            compressed.close()
