@@ -207,11 +207,13 @@ def test_fold_warnings() -> None:
         "1 rows of class 'g=p / b' with a null, NaN or infinite feature were left out"
         " … and 3 more, in 2 groups"
     ]
-    plain = ["column 'x' is constant", "column 'y' is constant", "other"]
-    assert render.fold_warnings([*plain, plain[2]]) == [
-        "column 'x' is constant … and 1 more like it",
-        "other",
+    plain = ["column 'x' is constant", "column 'y' is constant", "other", "column 'z' is constant"]
+    assert render.fold_warnings([*plain, "other"]) == [
+        "column 'x' is constant … and 2 more like it",
+        "other",  # said twice in the same words: once
     ]
+    two = ["class 'a' has 5 rows", "class 'b' has 6 rows"]
+    assert render.fold_warnings(two) == two  # two are both said
     assert render.fold_warnings(["once"]) == ["once"]
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SHOWN_CLASSES = 6  # classes named in a summary line before the rest are folded
 TABLE_CLASSES = 20  # rows of a terminal table before the rest are folded
+FOLD_FROM = 3  # warnings of one kind said once, with a count of the others
 BAR_WIDTH = 30
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -108,22 +109,24 @@ _NUMBER = re.compile(r"\d[\d,.]*")
 def fold_warnings(warnings: Sequence[str]) -> list[str]:
     """The warnings to print, each kind once.
 
-    Warnings that differ only in their quoted names and their numbers (one per
-    group or class of a ``--by`` run) are said once, with how many more there
-    were: ``… and 14 more groups`` when each names another group, ``… and 12 more,
-    in 7 groups`` when several name one group. The report keeps every one.
+    Three or more warnings that differ only in their quoted names and their
+    numbers (one per group or class of a ``--by`` run) are said once, with how
+    many more there were: ``… and 14 more groups`` when each names another group,
+    ``… and 12 more, in 7 groups`` when several name one group, ``… and 2 more
+    like it`` otherwise. Two are both said; a warning repeated word for word is
+    said once. The report keeps every one.
     """
     kinds: dict[str, list[str]] = {}
     for w in warnings:
-        kinds.setdefault(_NUMBER.sub("#", _QUOTED.sub("'…'", w)), []).append(w)
+        same = kinds.setdefault(_NUMBER.sub("#", _QUOTED.sub("'…'", w)), [])
+        if w not in same:
+            same.append(w)
     out = []
     for same in kinds.values():
-        first, rest = same[0], same[1:]
-        if not rest:
-            out.append(first)
-        elif all(w == first for w in rest):
-            out.append(first)  # said twice in the same words: once is enough
+        if len(same) < FOLD_FROM:
+            out.extend(same)
         else:
+            first, rest = same[0], same[1:]
             out.append(f"{first} … and {len(rest):,} more{_where(first, rest)}")
     return out
 
