@@ -20,6 +20,7 @@ from ..cells import CellPlan, Layout, per_class, plan_cells
 from ..classes import ClassIndex
 from ..columns import check_label, named_columns, resolve_features
 from ..errors import DataError
+from ..phases import Phases
 from ..report import Report
 from ..request import Request
 from ..stages.bags import bag_seeds
@@ -84,8 +85,11 @@ def prepare(
     timings: dict[str, float],
     warnings: list[str],
     input_format: str | None = None,
+    phases: Phases | None = None,
 ) -> Prepared:
-    """Pass 1 and the plan: everything short of writing a row."""
+    """Pass 1 and the plan: everything short of writing a row (the phases ``count``
+    and ``plan``)."""
+    phases = phases or Phases()
     label, strategy, o = request.label, request.strategy, request.options
     check_label(schema, label, display)
     by = named_columns("--by", request.stages.by, schema, label)
@@ -98,8 +102,25 @@ def prepare(
         )
         shrink_cols = [c for c in chosen if c not in by]
 
-    layout = _count(engine, by, display, request, timings, warnings, input_format)
+    with phases.phase("count"):
+        layout = _count(engine, by, display, request, timings, warnings, input_format)
+    with phases.phase("plan"):
+        return _plan(engine, schema, request, setup, by, shrink_cols, layout, timings, warnings)
 
+
+def _plan(
+    engine: Counter,
+    schema: pl.Schema,
+    request: Request,
+    setup: Setup,
+    by: list[str],
+    shrink_cols: list[str],
+    layout: Layout,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> Prepared:
+    """The plan of every cell and the program of pass 2, from pass 1's layout."""
+    strategy = request.strategy
     split = None
     before = layout.counts
     if request.test_share is not None:

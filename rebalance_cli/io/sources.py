@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from ..errors import DataError, InputOutputError, UsageError
+from ..phases import Phases
 from .errors import reading
 from .formats import (
     NAMES,
@@ -125,12 +126,29 @@ class Source:
             self._temp_dir = None
 
 
+SPOOL_CHUNK = 1 << 20
+
+
+def _spool(stream: BinaryIO, path: Path, phases: Phases) -> None:
+    """The phase ``spool``: stdin copied to ``path``, a tick per chunk (bytes)."""
+    read = getattr(stream, "read1", stream.read)  # what has arrived, not a full chunk
+    with phases.phase("spool", None, unit="bytes") as phase, open(path, "wb") as fh:
+        while chunk := read(SPOOL_CHUNK):
+            fh.write(chunk)
+            phase.advance(len(chunk))
+
+
 def open_source(
     data: str | os.PathLike[str],
     read: ReadOptions | None = None,
     stdin: BinaryIO | None = None,
+    phases: Phases | None = None,
 ) -> Source:
-    """Resolve an input path (or ``-`` for stdin) and its format, with checks."""
+    """Resolve an input path (or ``-`` for stdin) and its format, with checks.
+
+    Stdin is spooled to a file in a folder of its own, removed by
+    :meth:`Source.close`, or at once if opening fails or is interrupted.
+    """
     read = (read or ReadOptions()).checked()
     flag = read.input_format
     temp_dir = None
@@ -138,8 +156,11 @@ def open_source(
         temp_dir = tempfile.mkdtemp(prefix="rebalance-stdin-")
         path = Path(temp_dir) / "stdin"
         stream = stdin if stdin is not None else sys.stdin.buffer
-        with open(path, "wb") as fh:
-            shutil.copyfileobj(stream, fh, 1 << 20)
+        try:
+            _spool(stream, path, phases or Phases())
+        except BaseException:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
         display = "<stdin>"
     else:
         path = Path(data)

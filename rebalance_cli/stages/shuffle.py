@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from .. import rng
+from ..phases import Phases, check
 
 if TYPE_CHECKING:
     import pyarrow.ipc as pa_ipc
@@ -42,11 +43,15 @@ def shuffled(
     rows: int,
     folder: Path,
     chunk_size: int,
+    phases: Phases | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The rows of ``frames`` (``rows`` in all) in a seeded random order.
 
-    Bucket files go in ``folder``, which the caller creates and removes.
+    Bucket files go in ``folder``, which the caller creates and removes. Reading
+    the buckets back is the phase ``shuffle`` (rows written); a stopped run stops
+    before any bucket file is written or read.
     """
+    phases = phases or Phases()
     buckets = bucket_count(rows)
     bits = buckets.bit_length() - 1
     base = rng.stream_base(seed, "shuffle", "")
@@ -59,6 +64,7 @@ def shuffled(
         nonlocal pending, held
         if not pending:
             return
+        check()
         block = pl.concat(pending, rechunk=False)
         pending, held = [], 0
         keys = block[KEY].to_numpy()
@@ -91,21 +97,25 @@ def shuffled(
         for writer in writers.values():
             writer.close()
         writers.clear()
-        for b in range(buckets):
-            path = folder / f"{b}.arrows"
-            if not path.exists():
-                continue
-            import pyarrow as pa
-            import pyarrow.ipc as pa_ipc
+        with phases.phase("shuffle", position) as phase:
+            for b in range(buckets):
+                path = folder / f"{b}.arrows"
+                if not path.exists():
+                    continue
+                check()
+                import pyarrow as pa
+                import pyarrow.ipc as pa_ipc
 
-            with pa.memory_map(str(path)) as source:
-                table = pa_ipc.open_stream(source).read_all()
-            part = pl.from_arrow(table)
-            assert isinstance(part, pl.DataFrame)
-            part = part.sort(KEY).drop(KEY).cast(schema)
-            path.unlink()
-            for start in range(0, part.height, chunk_size):
-                yield part.slice(start, chunk_size)
+                with pa.memory_map(str(path)) as source:
+                    table = pa_ipc.open_stream(source).read_all()
+                part = pl.from_arrow(table)
+                assert isinstance(part, pl.DataFrame)
+                part = part.sort(KEY).drop(KEY).cast(schema)
+                path.unlink()
+                for start in range(0, part.height, chunk_size):
+                    piece = part.slice(start, chunk_size)
+                    yield piece
+                    phase.advance(piece.height)
     finally:
         for writer in writers.values():
             writer.close()
