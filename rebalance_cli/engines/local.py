@@ -53,7 +53,7 @@ from ..io import (
     write_frames,
     writing,
 )
-from ..phases import Phases, check, wait_for
+from ..phases import Phase, Phases, check, wait_for
 from ..report import Report, write_report
 from ..request import Request
 from ..stages.bags import bag_paths
@@ -170,7 +170,7 @@ class Stream:
             yield from self._input_frames(phase)
         yield from self._synthetic_frames()
 
-    def _input_frames(self, phase: Any) -> Iterator[pl.DataFrame]:
+    def _input_frames(self, phase: Phase) -> Iterator[pl.DataFrame]:
         program, request = self.program, self.request
         runner = program.start(request.chunk_size)
         batches = self.engine.coded_batches(
