@@ -12,10 +12,21 @@ import difflib
 from functools import cache
 
 from ..errors import UsageError
-from .base import Option, Outcome, Setup, SetupContext, Strategy, Synthesiser
+from .base import (
+    CleanCells,
+    Cleaner,
+    Option,
+    Outcome,
+    Setup,
+    SetupContext,
+    Strategy,
+    Synthesiser,
+)
+from .enn import EditedNearestNeighbours
 from .hybrid import Hybrid
 from .oversample import Oversample
 from .smote import Smote
+from .tomek import TomekLinks
 from .undersample import Undersample
 from .weight import Weight
 
@@ -27,6 +38,8 @@ BUILT_IN: tuple[Strategy, ...] = (
     Smote(),
     Hybrid(),
     Weight(),
+    TomekLinks(),
+    EditedNearestNeighbours(),
 )
 
 
@@ -108,6 +121,8 @@ def all_options() -> tuple[Option, ...]:
 
 
 __all__ = [
+    "CleanCells",
+    "Cleaner",
     "Option",
     "Outcome",
     "Setup",
