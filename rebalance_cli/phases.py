@@ -7,7 +7,8 @@ A run announces its phases in order and reports progress inside them:
     count       pass 1: the rows of every cell
     plan        the plan of every cell and the program of pass 2
     write       pass 2: the output rows written from the input
-    neighbours  SMOTE's neighbour search in one grown class (its detail names the class)
+    neighbours  a neighbour search: SMOTE's in one grown class, a cleaning strategy's
+                (tomek, enn) over the rows of a group, before pass 2
     synthesise  the synthetic rows
     shuffle     --shuffle: the bucket files read back, sorted and written
     commit      every file synced and renamed into place
@@ -67,8 +68,8 @@ class PhaseEvent:
 
     ``done`` and ``total`` count ``unit`` (rows of the output for ``write``,
     ``synthesise`` and ``shuffle``; rows of the class for ``neighbours``; bytes for
-    ``spool``); ``total`` is None where it is not known. ``detail`` says more (the
-    class whose neighbours are searched).
+    ``spool``); ``total`` is None where it is not known. ``detail`` says what the
+    phase works on (``class 'b'``, ``all rows``, ``group city=x`` for ``neighbours``).
     """
 
     phase: str

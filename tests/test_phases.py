@@ -99,7 +99,7 @@ def test_a_run_announces_its_phases_in_order_and_counts_output_rows(tmp_path, da
     assert [e.done for e in write] == sorted(e.done for e in write)
     # the neighbour search of the one grown class: its rows, in blocks
     (start,) = events.of("neighbours", "start")
-    assert (start.total, start.detail) == (1500, "b")
+    assert (start.total, start.detail) == (1500, "class 'b'")
     search = events.of("neighbours", "progress")
     assert search[-1].done == search[-1].total == 1500
     # synthesis and the shuffle: the output rows they write
@@ -118,6 +118,29 @@ def test_undersample_writes_and_dry_runs_stop_after_the_plan(tmp_path, data):
     events.clear()
     rebalance(data, None, label="y", strategy="undersample", dry_run=True, progress=events)
     assert events.starts() == ["read", "count", "plan"]
+
+
+@pytest.mark.parametrize("by", [None, ["city"]])
+def test_a_cleaning_strategy_searches_neighbours_while_it_plans(tmp_path, data, by):
+    events = Events()
+    report = rebalance(
+        data, tmp_path / "o.csv", label="y", strategy="tomek", by=by, progress=events
+    )
+    assert events.starts() == [
+        "read",
+        "count",
+        "plan",
+        *["neighbours"] * (3 if by else 1),
+        "write",
+        "commit",
+    ]
+    ends = [e.phase for e in events if e.state == "end"]
+    assert ends[: ends.index("plan")] == ["read", "count", *["neighbours"] * (3 if by else 1)]
+    searched = events.of("neighbours", "start")
+    assert sum(e.total or 0 for e in searched) == 5500
+    want = ["all rows"] if by is None else ["group city=p", "group city=q", "group city=r"]
+    assert [e.detail for e in searched] == want
+    assert events.of("write", "end")[0].total == report.rows["written"]
 
 
 def test_inspect_announces_read_and_count(data):

@@ -174,6 +174,9 @@ def test_a_signal_in_the_middle_of_a_phase(tmp_path, small_csv, spec, sig):
         # --by, --shrinkage: pass 1 per group, the extra query of the plan
         ("count:SIGHUP", ["-s", "smote", "--by", "city", "-o", "OUT/o.parquet"]),
         ("plan:SIGINT", ["-s", "oversample", "--shrinkage", "0.5", "-o", "OUT/o.parquet"]),
+        # a cleaning strategy's neighbour search, before pass 2 (per group with --by)
+        ("neighbours:SIGTERM", ["-s", "enn", "-o", "OUT/o.csv", "--report", "OUT/r.json"]),
+        ("neighbours:SIGHUP", ["-s", "tomek", "--by", "city", "-o", "OUT/o.csv"]),
     ],
 )
 def test_a_signal_in_other_shapes_of_run(tmp_path, small_csv, spec, extra):

@@ -33,9 +33,7 @@ LABELS = {
 def describe(event: PhaseEvent) -> str:
     """The words a phase is shown with ("finding neighbours of class 'b'")."""
     label = LABELS.get(event.phase, event.phase)
-    if event.phase == "neighbours" and event.detail:
-        return f"{label} of class {event.detail!r}"
-    return label
+    return f"{label} of {event.detail}" if event.detail else label
 
 
 def amount(event: PhaseEvent) -> str:

@@ -111,7 +111,9 @@ def prepare(
     with phases.phase("count"):
         layout = _count(engine, by, display, request, timings, warnings, input_format)
     with phases.phase("plan"):
-        return _plan(engine, schema, request, setup, by, shrink_cols, layout, timings, warnings)
+        return _plan(
+            engine, schema, request, setup, by, shrink_cols, layout, timings, warnings, phases
+        )
 
 
 def _plan(
@@ -124,6 +126,7 @@ def _plan(
     layout: Layout,
     timings: dict[str, float],
     warnings: list[str],
+    phases: Phases,
 ) -> Prepared:
     """The plan of every cell and the program of pass 2, from pass 1's layout."""
     strategy = request.strategy
@@ -142,7 +145,7 @@ def _plan(
     timings["plan"] = time.perf_counter() - t0
     keep, fit = None, None
     if setup.cleaner is not None:
-        keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings)
+        keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings, phases)
         cellplan = cellplan.fitted(layout, [int(m.size - m.sum()) for m in keep])
     warnings.extend(cellplan.warnings)
     program = Program(
@@ -187,6 +190,7 @@ def _fit(
     split: Split | None,
     timings: dict[str, float],
     warnings: list[str],
+    phases: Phases,
 ) -> tuple[list[np.ndarray], Outcome]:
     """A cleaning strategy before pass 2: every row's features (the train rows, with a
     split), in input order, and the cleaner's keep flag of each, as flags per cell by
@@ -208,7 +212,7 @@ def _fit(
         group=np.array([groups[g] for g in layout.groups], dtype=np.int64),
         shown=tuple(shown_cell(layout, i) for i in range(len(layout))),
     )
-    outcome = Outcome(warnings=warnings)
+    outcome = Outcome(warnings=warnings, phases=phases)
     flags = np.asarray(cleaner.fit(x, codes, cells, outcome), dtype=bool)
     if (~flags & ~cells.cleaned[codes]).any():
         raise RuntimeError("the cleaner removed rows of a cell it does not clean")

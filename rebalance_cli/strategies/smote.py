@@ -113,7 +113,8 @@ class SmoteSynthesiser(Synthesiser):
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> SmoteClass:
         started = time.perf_counter()
-        with outcome.phases.phase("neighbours", pool.height, detail=str(cell.shown)) as phase:
+        detail = f"class {cell.shown!r}"
+        with outcome.phases.phase("neighbours", pool.height, detail=detail) as phase:
             sc = prepare_smote(
                 pool,
                 cell.name,
