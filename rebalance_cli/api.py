@@ -44,10 +44,11 @@ def inspect(
     phases = Phases.for_run(progress)
     source = open_source(data, read, phases=phases)
     try:
-        lf, schema = local.read_schema(source, phases)
-        check_label(schema, label, source.display)
-        with phases.phase("count"):
-            index = local.count_classes(lf, label, source.display, max_classes)
+        with source.guard():
+            lf, schema = local.read_schema(source, phases)
+            check_label(schema, label, source.display)
+            with phases.phase("count"):
+                index = local.count_classes(lf, label, source.display, max_classes)
     finally:
         source.close()
     counts = index.counts

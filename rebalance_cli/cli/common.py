@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at 
 
 from .. import phases
 from .. import strategies as registry
-from ..errors import INTERNAL, Interrupted, RebalanceError, UsageError
+from ..errors import INTERNAL, InputOutputError, Interrupted, RebalanceError, UsageError
 from ..io import ReadOptions
 from .config import load_config, resolve
 
@@ -98,7 +98,7 @@ def guarded() -> Iterator[None]:
         fail(phases.interrupted(phases.stop_requested() or signal.SIGINT))
     except BrokenPipeError:
         # The reader went away (`| head`): not our error, and nothing to report.
-        _quiet_stdout()
+        quiet_stdout()
         raise typer.Exit(0) from None
     except typer.Exit:
         raise
@@ -117,7 +117,23 @@ def guarded() -> Iterator[None]:
         sys.unraisablehook, threading.excepthook = hooks
 
 
-def _quiet_stdout() -> None:
+@contextmanager
+def printing() -> Iterator[None]:
+    """What a command prints on stdout (a table, --json): a failure to write it (a full
+    device, an I/O error) is an I/O error, exit 4. stdout is then pointed at the null
+    device, so the interpreter's last flush cannot fail a second time."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: guarded() ends the run quietly
+    except OSError as exc:
+        quiet_stdout()
+        raise InputOutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
+def quiet_stdout() -> None:
+    """Point stdout at the null device (its reader is gone, or it cannot be written)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -10,6 +10,7 @@ one bucket (about ``BUCKET_ROWS`` rows) at a time.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,12 @@ import numpy as np
 import polars as pl
 
 from .. import rng
-from ..phases import Phases, check
+from ..errors import InputOutputError
+from ..io import fs
+from ..phases import Phase, Phases, check
 
 if TYPE_CHECKING:
-    import pyarrow.ipc as pa_ipc
+    import pyarrow as pa
 
 BUCKET_ROWS = 400_000
 MAX_BUCKETS = 512
@@ -47,15 +50,33 @@ def shuffled(
 ) -> Iterator[pl.DataFrame]:
     """The rows of ``frames`` (``rows`` in all) in a seeded random order.
 
-    Bucket files go in ``folder``, which the caller creates and removes. Reading
-    the buckets back is the phase ``shuffle`` (rows written); a stopped run stops
-    before any bucket file is written or read.
+    Bucket files go in ``folder``, which the caller creates and removes. A failure
+    to write or read them is an I/O error that names them. Reading the buckets back
+    is the phase ``shuffle`` (rows written); a stopped run stops before it writes a
+    block of buckets or reads one.
     """
-    phases = phases or Phases()
+    try:
+        yield from _shuffled(frames, schema, seed, rows, folder, chunk_size, phases or Phases())
+    except OSError as exc:
+        raise InputOutputError(
+            f"cannot write the --shuffle bucket files in {folder}: {exc.strerror or exc}",
+            hint="they need about the output's size of free space beside the output",
+        ) from None
+
+
+def _shuffled(
+    frames: Iterator[pl.DataFrame],
+    schema: pl.Schema,
+    seed: int,
+    rows: int,
+    folder: Path,
+    chunk_size: int,
+    phases: Phases,
+) -> Iterator[pl.DataFrame]:
     buckets = bucket_count(rows)
     bits = buckets.bit_length() - 1
     base = rng.stream_base(seed, "shuffle", "")
-    writers: dict[int, pa_ipc.RecordBatchStreamWriter] = {}
+    writers: dict[int, _Bucket] = {}
     pending: list[pl.DataFrame] = []
     held = 0
 
@@ -94,46 +115,74 @@ def shuffled(
             if held >= FLUSH_ROWS:
                 flush()
         flush()
-        for writer in writers.values():
-            writer.close()
-        writers.clear()
+        while writers:
+            writers.popitem()[1].close()
         with phases.phase("shuffle", position) as phase:
-            for b in range(buckets):
-                path = folder / f"{b}.arrows"
-                if not path.exists():
-                    continue
-                check()
-                import pyarrow as pa
-                import pyarrow.ipc as pa_ipc
-
-                with pa.memory_map(str(path)) as source:
-                    table = pa_ipc.open_stream(source).read_all()
-                part = pl.from_arrow(table)
-                assert isinstance(part, pl.DataFrame)
-                part = part.sort(KEY).drop(KEY).cast(schema)
-                path.unlink()
-                for start in range(0, part.height, chunk_size):
-                    piece = part.slice(start, chunk_size)
-                    yield piece
-                    phase.advance(piece.height)
+            yield from _read_back(folder, buckets, schema, chunk_size, phase)
     finally:
         for writer in writers.values():
-            writer.close()
+            writer.abandon()
         for leftover in folder.glob("*.arrows"):
-            leftover.unlink(missing_ok=True)
+            fs.remove(leftover)
 
 
-def _append(
-    writers: dict[int, pa_ipc.RecordBatchStreamWriter], folder: Path, bucket: int, df: pl.DataFrame
-) -> None:
+class _Bucket:
+    """One bucket file: an Arrow IPC stream written through the file layer."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        import pyarrow.ipc as pa_ipc
+
+        self.file = fs.create(path)
+        try:
+            self.writer = pa_ipc.new_stream(self.file, schema)
+        except BaseException:
+            self.file.abandon()
+            raise
+
+    def write(self, table: pa.Table) -> None:
+        for batch in table.to_batches():
+            self.writer.write_batch(batch)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.file.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.file.abandon()
+
+
+def _read_back(
+    folder: Path, buckets: int, schema: pl.Schema, chunk_size: int, phase: Phase
+) -> Iterator[pl.DataFrame]:
+    """Each bucket file in turn, sorted by key, in slices of ``chunk_size`` rows."""
+    import pyarrow as pa
     import pyarrow.ipc as pa_ipc
 
+    for b in range(buckets):
+        path = folder / f"{b}.arrows"
+        if not path.exists():
+            continue
+        check()
+        with pa.memory_map(str(path)) as source:
+            table = pa_ipc.open_stream(source).read_all()
+        part = pl.from_arrow(table)
+        assert isinstance(part, pl.DataFrame)
+        part = part.sort(KEY).drop(KEY).cast(schema)
+        fs.unlink(path)
+        for start in range(0, part.height, chunk_size):
+            piece = part.slice(start, chunk_size)
+            yield piece
+            phase.advance(piece.height)
+
+
+def _append(writers: dict[int, _Bucket], folder: Path, bucket: int, df: pl.DataFrame) -> None:
     # Arrow has no 128-bit integers: they travel as their digits, cast back on reading
     wide = [c for c, t in df.schema.items() if t in (pl.Int128, pl.UInt128)]
     table = df.with_columns(pl.col(wide).cast(pl.String)).to_arrow() if wide else df.to_arrow()
     writer = writers.get(bucket)
     if writer is None:
-        writer = pa_ipc.new_stream(str(folder / f"{bucket}.arrows"), table.schema)
+        writer = _Bucket(folder / f"{bucket}.arrows", table.schema)
         writers[bucket] = writer
-    for batch in table.to_batches():
-        writer.write_batch(batch)
+    writer.write(table)
