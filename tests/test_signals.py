@@ -231,3 +231,30 @@ def test_an_ignored_signal_stays_ignored(tmp_path, small_csv):
     assert proc.returncode == 0, proc.stderr
     assert pl.read_csv(out)["y"].value_counts().sort("y")["count"].to_list() == [3000, 3000]
     assert listing(case.tmp) == set()
+
+
+@pytest.mark.parametrize("spec", ["spool:SIGINT", "spool:SIGHUP:2", "write:SIGTERM"])
+def test_a_signal_while_a_fifo_is_read(tmp_path, small_csv, spec):
+    """A FIFO is spooled to the temp folder like stdin: that copy goes too."""
+    import threading
+
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    data = small_csv.read_bytes()
+
+    def feed() -> None:
+        try:
+            with open(fifo, "wb") as fh:
+                for start in range(0, len(data), 1 << 16):
+                    fh.write(data[start : start + (1 << 16)])
+        except BrokenPipeError:
+            pass  # the run stopped reading
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    case = Interrupted(tmp_path, small_csv)
+    sig = signal.Signals[spec.split(":")[1]]
+    args = ["apply", str(fifo), "-l", "y", "-s", "undersample", "--seed", "1", "-o", "OUT/o.csv"]
+    code, err, _ = case.run(spec, args)
+    case.check(code, err, sig)
+    writer.join(60)
