@@ -6,8 +6,9 @@ and written to its own slot. The exact methods rank by (float64 squared distance
 row index): equal distances go to the lower row index.
 
 - ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree over the distinct
-  rows, one thread, gathers candidates (every point tied at the boundary included),
-  which are then ranked by (distance, index);
+  rows, queried in blocks of ``KD_QUERY_ROWS`` points on the thread pool, gathers
+  candidates (every point tied at the boundary included), which are then ranked by
+  (distance, index);
 - ``brute`` (exact) otherwise: for a block of query rows and a slice of candidate
   rows, one float32 matrix product scores every pair (||x||^2/2 - q.x); the
   (k+1)-th smallest of the minima over groups of ``_LANES`` candidates bounds the
@@ -21,6 +22,10 @@ row index): equal distances go to the lower row index.
   then index. Its recall@k is measured against ``brute`` on a fixed sample of
   ``RECALL_SAMPLE`` rows every time; under ``RECALL_FLOOR`` the search is widened, and
   in the end replaced by ``brute``.
+
+Every search takes an optional ``tick(done, total)`` (rows searched so far), called
+between blocks in the thread that waits for them; it may raise to stop the search (a
+signal: see ``phases``), and the blocks not yet started are then cancelled.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
+
+Tick = Callable[[int, int], None]
 
 KD_TREE_MAX_DIMS = 15
 KD_TREE_MAX_ROWS = 2_000_000
@@ -44,20 +52,22 @@ def method_for(n: int, d: int) -> str:
     return "ivf" if n >= APPROX_MIN_ROWS else "brute"
 
 
-def nearest_neighbours(x: np.ndarray, k: int, method: str | None = None) -> np.ndarray:
+def nearest_neighbours(
+    x: np.ndarray, k: int, method: str | None = None, tick: Tick | None = None
+) -> np.ndarray:
     """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean)."""
     n, d = x.shape
     method = method or method_for(n, d)
     if method == "kd-tree":
-        return _kd_tree(x, k)
+        return _kd_tree(x, k, tick)
     if method == "brute":
-        return _brute(x, k)
+        return _brute(x, k, tick)
     if method == "ivf":
-        return _ivf(x, k, *IVF_WIDTHS[0])
+        return _ivf(x, k, *IVF_WIDTHS[0], tick=tick)
     raise ValueError(f"unknown kNN method {method!r}")
 
 
-def neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, str]:
+def neighbours(x: np.ndarray, k: int, tick: Tick | None = None) -> tuple[np.ndarray, str]:
     """``nearest_neighbours`` by ``method_for``, and a description of how they were found.
 
     For ``ivf`` the description carries the recall@k measured on a fixed random sample of
@@ -68,29 +78,44 @@ def neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, str]:
     n, d = x.shape
     method = method_for(n, d)
     if method != "ivf":
-        return nearest_neighbours(x, k, method), method
+        return nearest_neighbours(x, k, method, tick), method
     sample = min(n, RECALL_SAMPLE)
     for probes, spill in IVF_WIDTHS:
-        found = _ivf(x, k, probes, spill)
+        found = _ivf(x, k, probes, spill, tick)
         recall = sample_recall(x, found)
         if recall >= RECALL_FLOOR:
             return found, (
                 f"ivf (approximate: {probes} probes, spill {spill}; "
                 f"recall@{k} {recall:.4f} on {sample} sampled rows)"
             )
-    return _brute(x, k), f"brute (ivf recall@{k} {recall:.4f} < {RECALL_FLOOR})"
+    return _brute(x, k, tick), f"brute (ivf recall@{k} {recall:.4f} < {RECALL_FLOOR})"
 
 
-def _parallel(work: Callable[[int], None], items: Iterable[int]) -> None:
-    """Run ``work`` over ``items`` on all cores, each call on single-threaded BLAS."""
+def _rows_done(tick: Tick | None, n: int, step: int) -> Callable[[int], None] | None:
+    """For ``_parallel`` over blocks of ``step`` rows starting at s: the rows done."""
+    if tick is None:
+        return None
+    return lambda s: tick(min(n, s + step), n)
+
+
+def _parallel(
+    work: Callable[[int], None],
+    items: Iterable[int],
+    done: Callable[[int], None] | None = None,
+) -> None:
+    """Run ``work`` over ``items`` on all cores, each call on single-threaded BLAS;
+    ``done(item)`` is called for each finished item, in order, by the waiting thread
+    (an exception it raises cancels the items not started)."""
     from threadpoolctl import threadpool_limits
 
     workers = WORKERS or max(1, min(8, os.cpu_count() or 1))
     with threadpool_limits(limits=1, user_api="blas"):
         pool = ThreadPoolExecutor(workers)
         try:
-            for _ in pool.map(work, items):
-                pass
+            order = list(items)
+            for item, _ in zip(order, pool.map(work, order), strict=True):
+                if done is not None:
+                    done(item)
         except BaseException:
             # an interrupt (or a failed block) must not wait for the blocks still queued
             pool.shutdown(wait=False, cancel_futures=True)
@@ -98,7 +123,31 @@ def _parallel(work: Callable[[int], None], items: Iterable[int]) -> None:
         pool.shutdown()
 
 
-def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
+KD_QUERY_ROWS = 1024
+
+
+def _kd_blocks(
+    n: int,
+    work: Callable[[int, int], None],
+    tick: Tick | None,
+    rows_done: Callable[[int], int],
+    rows: int,
+) -> None:
+    """``work(start, end)`` over blocks of ``KD_QUERY_ROWS`` points on the thread pool (a
+    point's answer does not depend on the others); after each block, ``tick`` gets
+    ``rows_done(end)`` of the class's ``rows`` (and may stop the search)."""
+
+    def block(s: int) -> None:
+        work(s, min(n, s + KD_QUERY_ROWS))
+
+    def done(s: int) -> None:
+        assert tick is not None
+        tick(rows_done(min(n, s + KD_QUERY_ROWS)), rows)
+
+    _parallel(block, range(0, n, KD_QUERY_ROWS), None if tick is None else done)
+
+
+def _kd_tree(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
     """Exact, by (distance, index): a k-d tree over the distinct rows, then a re-rank.
 
     The tree's own order of tied points is arbitrary, so it only gathers candidates:
@@ -124,7 +173,14 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
 
     tree = KDTree(points)
     width = min(m, k + 2)  # one more than the k + 1 rows need: is the last one tied?
-    dist, near = tree.query(points, k=width)
+    dist = np.empty((m, width))
+    near = np.empty((m, width), dtype=np.intp)
+
+    def first_query(s: int, e: int) -> None:
+        dist[s:e], near[s:e] = tree.query(points[s:e], k=width)
+
+    ends = np.cumsum(counts)  # rows of the points before each end: the progress in rows
+    _kd_blocks(m, first_query, tick, lambda e: int(ends[e - 1]), n)
     owner = np.repeat(np.arange(m), width)
     cand = near.ravel()
     if width < m:
@@ -138,24 +194,7 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
         radius = bound * (1 + 1e-9) + 1e-300
         tied = np.flatnonzero(dist[:, -1] <= radius)
         if tied.size:
-            # every point within the bound, not only the ones the tree returned: most
-            # ties end within a few more points, so ask for 4x as many first, and a
-            # radius search only where even those end in a tie
-            wider = min(m, 4 * width)
-            wdist, wnear = tree.query(points[tied], k=wider)
-            within_r = wdist <= radius[tied][:, None]
-            still = within_r[:, -1] & (wider < m)
-            done = ~still
-            keep = ~np.isin(owner, tied)
-            owners = [owner[keep], np.repeat(tied[done], within_r[done].sum(axis=1))]
-            cands = [cand[keep], wnear[done][within_r[done]]]
-            rest = tied[still]
-            if rest.size:
-                found = tree.query_radius(points[rest], r=radius[rest])
-                sizes = tree.query_radius(points[rest], r=radius[rest], count_only=True)
-                owners.append(np.repeat(rest, sizes))
-                cands.append(np.concatenate(found).astype(np.intp))
-            owner, cand = np.concatenate(owners), np.concatenate(cands)
+            owner, cand = _kd_ties(tree, points, radius, tied, width, owner, cand, tick, n)
     # each (point, candidate point) pair expands to the candidate's first rows
     d2 = _sq_dist(points[owner], points[cand])
     per = take[cand]
@@ -181,7 +220,54 @@ def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", diff, diff)
 
 
-def _brute(x: np.ndarray, k: int) -> np.ndarray:
+def _kd_ties(
+    tree: Any,
+    points: np.ndarray,
+    radius: np.ndarray,
+    tied: np.ndarray,
+    width: int,
+    owner: np.ndarray,
+    cand: np.ndarray,
+    tick: Tick | None,
+    rows: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (owner, candidate) point pairs with the tied owners' candidates replaced by
+    every point within their ``radius``: most ties end within a few more points, so the
+    tree is asked for 4x as many first, and searched by radius only where even those
+    end in a tie. Blocks of the tied points run on the thread pool, their findings
+    joined in block order; ``tick`` is told every row is done (``rows``), and may stop."""
+    m = points.shape[0]
+    wider = min(m, 4 * width)
+    wdist = np.empty((tied.size, wider))
+    wnear = np.empty((tied.size, wider), dtype=np.intp)
+
+    def wide_query(s: int, e: int) -> None:
+        wdist[s:e], wnear[s:e] = tree.query(points[tied[s:e]], k=wider)
+
+    _kd_blocks(tied.size, wide_query, tick, lambda e: rows, rows)  # a stop point, no progress
+    within_r = wdist <= radius[tied][:, None]
+    still = within_r[:, -1] & (wider < m)
+    done = ~still
+    keep = ~np.isin(owner, tied)
+    owners = [owner[keep], np.repeat(tied[done], within_r[done].sum(axis=1))]
+    cands = [cand[keep], wnear[done][within_r[done]]]
+    rest = tied[still]
+    if rest.size:
+        sizes = np.empty(rest.size, dtype=np.int64)
+        found: list[np.ndarray] = [np.empty(0, dtype=np.intp)] * -(-rest.size // KD_QUERY_ROWS)
+
+        def radius_query(s: int, e: int) -> None:
+            q, r = points[rest[s:e]], radius[rest[s:e]]
+            sizes[s:e] = tree.query_radius(q, r=r, count_only=True)
+            found[s // KD_QUERY_ROWS] = np.concatenate(tree.query_radius(q, r=r))
+
+        _kd_blocks(rest.size, radius_query, tick, lambda e: rows, rows)
+        owners.append(np.repeat(rest, sizes))
+        cands.append(np.concatenate(found).astype(np.intp))
+    return np.concatenate(owners), np.concatenate(cands)
+
+
+def _brute(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
     """Exact: every row against every row, in blocks of ``_SEARCH_ROWS`` rows."""
     n = x.shape[0]
     x32 = np.ascontiguousarray(x, dtype=np.float32)
@@ -195,7 +281,7 @@ def _brute(x: np.ndarray, k: int) -> np.ndarray:
         e = min(n, s + _SEARCH_ROWS)
         out[s:e] = _search_rows(x32[s:e], x[s:e], ids[s:e], slices, k, slack)[0]
 
-    _parallel(block, range(0, n, _SEARCH_ROWS))
+    _parallel(block, range(0, n, _SEARCH_ROWS), _rows_done(tick, n, _SEARCH_ROWS))
     return out
 
 
@@ -466,7 +552,7 @@ def _top_cells(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
     return out
 
 
-def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
+def _ivf(x: np.ndarray, k: int, probes: int, spill: int, tick: Tick | None = None) -> np.ndarray:
     """Approximate k nearest neighbours: exact search inside a few k-means cells per row.
 
     Every row is filed in the ``spill`` cells whose centroids are nearest to it, and
@@ -516,7 +602,11 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
         )
         found[qs:qe] = _pack(nb, d2)
 
-    _parallel(cell_work, range(cells))
+    def cells_done(c: int) -> None:  # the rows filed to search in cells 0..c, as rows
+        if tick is not None:
+            tick(int(n * int(q_starts[c + 1]) // max(1, int(q_starts[-1]))), n)
+
+    _parallel(cell_work, range(cells), cells_done)
     out = np.empty((n, k), dtype=np.int64)
     step = 4096
 

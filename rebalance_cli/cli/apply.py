@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ..report import Report
 from .. import strategies as registry
 from ..api import rebalance
 from ..errors import UsageError
+from ..phases import Observer
 from ..request import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS
 from .common import (
     ConfigOpt,
@@ -29,7 +25,6 @@ from .common import (
     MaxClassesOpt,
     SepOpt,
     command_line,
-    console,
     engine_of,
     guarded,
     printing,
@@ -41,55 +36,19 @@ from .common import (
     with_strategy_options,
 )
 from .config import require
-
-
-def _render_report(report: Report, console: Console) -> None:
-    from rich.table import Table
-
-    table = Table(title=report.strategy, title_justify="left")
-    table.add_column("class")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
-    for cls, before in report.counts_before.items():
-        table.add_row(cls, f"{before:,}", f"{report.counts_after[cls]:,}")
-    console.print(table)
-    rows = report.rows
-    where = report.output["path"] if report.output else "nothing (dry run)"
-    console.print(
-        f"wrote {rows['written']:,} rows to {where} "
-        f"(synthetic {rows['synthetic']:,}, duplicated {rows['duplicated']:,}, "
-        f"dropped {rows['dropped']:,}); seed {report.seed}"
-    )
+from .render import show_apply
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+def _progress(enabled: bool) -> Iterator[Observer | None]:
+    """The phases of the run as a progress bar on stderr, on a terminal only."""
     if not enabled or not stderr_is_terminal():
         yield None
         return
-    console = stderr_console()
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from .progress import phase_bar
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} rows"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not stderr_is_terminal(),
-    )
-    tasks: dict[str, Any] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(
-                "writing" if phase == "write" else "synthesising", total=total
-            )
-        bar.update(tasks[phase], completed=done, total=total)
-
-    with bar:
-        yield update
+    with phase_bar(stderr_console()) as bar:
+        yield bar
 
 
 def apply_cmd(
@@ -181,7 +140,9 @@ def apply_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON on stdout.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary, no progress.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Errors only: no warnings, summary or progress.")
+    ] = False,
     strict: Annotated[
         bool,
         typer.Option(
@@ -254,16 +215,15 @@ def apply_cmd(
                 command=command_line(ctx),
                 settings=settings,
             )
-        for warning in result.warnings:
-            sys.stderr.write(f"rebalance: warning: {warning}\n")
-        if as_json:
-            with printing():
-                sys.stdout.write(result.to_json())
-        elif o["dry_run"]:
-            with printing():
-                _render_report(result, console())
-        elif not quiet and stderr_is_terminal():
-            _render_report(result, stderr_console())
+        with printing():
+            show_apply(
+                result,
+                output=output,
+                report_path=o["report"],
+                as_json=as_json,
+                dry_run=o["dry_run"],
+                quiet=quiet,
+            )
 
 
 apply_cmd = with_strategy_options(apply_cmd, after="report")

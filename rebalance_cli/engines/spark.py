@@ -53,7 +53,15 @@ from ..cells import Layout, counts_layout, per_class
 from ..classes import COUNT, ClassIndex, Distribution, has_label
 from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
-from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
+from ..io import (
+    STDIO,
+    ReadOptions,
+    check_target,
+    compression_from_name,
+    format_from_name,
+    resolve_output_format,
+)
+from ..phases import Observer, Phases
 from ..plan import Plan, TargetSpec
 from ..report import Report, write_report
 from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, from_keywords
@@ -499,7 +507,8 @@ def plan_run(
     counter = SparkEngine(df, display)
     timings: dict[str, float] = {}
     warnings = list(request.warnings)
-    prepared = prepare(counter, schema, display, request, timings, warnings, input_format)
+    phases = Phases.for_run(request.progress)
+    prepared = prepare(counter, schema, display, request, timings, warnings, input_format, phases)
     check_output_rows(prepared, request)
     spark = df.sparkSession
     engine: dict[str, Any] = {
@@ -509,7 +518,7 @@ def plan_run(
         "input_partitions": int(counter.per_partition.shape[0]),
         "row_order": f"order_by {order_by}" if order_by else "partition order",
     }
-    outcome = Outcome(warnings=warnings)
+    outcome = Outcome(warnings=warnings, phases=phases)
     run = SparkRun(
         prepared, counter, schema, warnings, engine, outcome, request.drop_null_labels, timings
     )
@@ -803,7 +812,7 @@ def inspect_spark(
 
 # the keywords of the Spark shims that are not the request's (the engine's own, or ignored)
 _FRAME_ONLY = frozenset({"df", "order_by", "smote_driver_rows", "plan_only", "display"})
-_FILE_ONLY = frozenset({"data", "chunk_size", "progress", "master", "smote_driver_rows"})
+_FILE_ONLY = frozenset({"data", "chunk_size", "master", "smote_driver_rows"})
 
 
 def resample_dataframe(
@@ -1060,7 +1069,7 @@ def rebalance_spark(
     max_classes: int | None = DEFAULT_MAX_CLASSES,
     max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
     report_path: str | os.PathLike[str] | None = None,
-    progress: Any = None,
+    progress: Observer | None = None,
     command: list[str] | None = None,
     settings: dict[str, Any] | None = None,
     master: str | None = None,
@@ -1072,8 +1081,9 @@ def rebalance_spark(
     folder beside its target, its class counts are read back and checked
     against the plan, and only when all are written are they renamed into
     place; an existing target is refused unless ``force``. The JSON report is
-    written by the driver. ``chunk_size`` and ``progress`` (local engine only)
-    are accepted and ignored.
+    written by the driver. ``progress`` hears of the phases the driver runs (``count``,
+    ``plan``, and SMOTE's ``neighbours`` and ``synthesise`` when the driver grows the
+    cells); ``chunk_size`` (local engine only) is accepted and ignored.
     """
     keywords = {k: v for k, v in locals().items() if k not in _FILE_ONLY}
     started = time.perf_counter()
@@ -1134,7 +1144,13 @@ def _targets(request: Request, fmt: str) -> list[_Target]:
         found.append((str(request.stages.test_output).rstrip("/"), "test output"))
     targets = []
     for name, what in found:
-        out_fmt = resolve_output_format(name, flag, fmt)
+        out_fmt = resolve_output_format(name, flag, fmt, "-o" if what == "output" else what)
+        if compression_from_name(name) is not None:
+            raise UsageError(
+                f"the Spark engine writes a folder of uncompressed part files, not {name}",
+                hint="name the output without its compressed ending (Parquet is compressed "
+                "inside), or run without --engine spark",
+            )
         if out_fmt not in SPARK_FORMATS:
             raise UsageError(
                 f"the Spark engine writes {', '.join(SPARK_FORMATS)}, not {out_fmt}",

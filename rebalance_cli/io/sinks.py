@@ -7,6 +7,8 @@ import os
 import sys
 import tempfile
 import threading
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..errors import DataError, InputOutputError, RefusedError
+from ..phases import POLL_S, check, stop_for, wait_for
 from . import fs
 from .formats import NAMES, STDIO
 
@@ -224,8 +227,12 @@ def commit_all(sinks: list[AtomicFile]) -> None:
     """
     files = [s for s in sinks if not s.stream]
     streams = sorted((s for s in sinks if s.stream), key=lambda s: s.target is None)
-    for s in sinks:
-        s.seal()
+
+    def seal_all() -> None:
+        for s in sinks:
+            s.seal()
+
+    wait_for(seal_all, "rebalance-fsync")  # a long fsync does not hold off a signal
     try:
         for s in files:
             s.place()
@@ -458,12 +465,87 @@ def open_writer(
     return _GroupedWriter(path, fmt, schema, dictionaries)
 
 
+GZIP_LEVEL = 6  # gzip's own default: about as small as 9, several times faster
+
+
+class CompressedFile:
+    """A write-only binary file that compresses what it is given into a file of the
+    file layer (:class:`fs.File`, so its writes are the layer's like any other).
+
+    One stream per file, never flushed midway, so the bytes depend only on the
+    bytes written, not on how the writer cut them (its ``flush`` does nothing):
+    gzip by zlib at level 6, with no file name and time 0 in the header; zstd
+    by pyarrow at its default level. A rerun writes the same file.
+    """
+
+    def __init__(self, out: fs.File, codec: str) -> None:
+        self.codec = codec
+        self.closed = False
+        self._file = out
+        self._zlib: Any = None
+        self._zstd: Any = None
+        if codec == "gzip":
+            self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        elif codec == "zstd":
+            import pyarrow as pa
+
+            self._zstd = pa.CompressedOutputStream(pa.PythonFile(out, mode="w"), "zstd")
+        else:
+            raise ValueError(f"unknown codec {codec!r}")
+
+    @property
+    def error(self) -> OSError | None:
+        """The OS error of a write, kept as it was (polars and pyarrow, which call
+        write(), hand it back as text of their own)."""
+        return self._file.error
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._zlib is not None:
+            self._file.write(self._zlib.compress(data))
+        else:
+            self._zstd.write(data)
+        return memoryview(data).nbytes
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        """Nothing: a flush would end a compressed block where the writer called it."""
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self._zlib is not None:
+                self._file.write(self._zlib.flush())
+            else:
+                self._zstd.close()  # the end of the frame; it leaves the file open
+        except BaseException:
+            self._file.abandon()
+            raise
+        self._file.close()
+
+    def abandon(self) -> None:
+        """Close without ending the stream (the file is being thrown away)."""
+        self.closed = True
+        self._file.abandon()
+
+
+def open_binary(path: Path, compression: str | None = None) -> fs.File | CompressedFile:
+    """A binary file of the file layer at ``path``, compressed when asked."""
+    out = fs.create(path)
+    return out if compression is None else CompressedFile(out, compression)
+
+
 class _TextWriter:
     """CSV, TSV or NDJSON written frame by frame (row formats: the bytes do not
-    depend on how the rows were cut into frames)."""
+    depend on how the rows were cut into frames), compressed when asked."""
 
-    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
-        self.fh: Any = fs.create(path)  # a binary file, to polars
+    def __init__(
+        self, path: Path, fmt: str, schema: pl.Schema, compression: str | None = None
+    ) -> None:
+        self.fh: Any = open_binary(path, compression)  # a binary file, to polars
         self.fmt = fmt
         self.schema = schema
         self.header = fmt in ("csv", "tsv")
@@ -509,20 +591,26 @@ def open_frame_writer(
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
+    compression: str | None = None,
 ) -> _GroupedWriter | _TextWriter:
     """A writer that takes frames one at a time, in the calling thread.
 
     For runs with several outputs (the test split, bags), where one input
     stream feeds several files. Parquet and IPC go through pyarrow with fixed
-    row groups; the bytes do not depend on the batching.
+    row groups; the bytes do not depend on the batching. CSV, TSV and NDJSON may
+    be compressed (``gzip``, ``zstd``) as they are written.
     """
     if fmt in ("parquet", "ipc"):
         return open_writer(path, fmt, schema, dictionaries)
-    return _TextWriter(path, fmt, schema)
+    return _TextWriter(path, fmt, schema, compression)
 
 
 class SinkStopped(Exception):
     """Raised inside a frame stream when the main thread asks the sink to stop."""
+
+
+STOP_WAIT_S = 0.5
+"""How long an interrupted write waits for the sink's thread to stop before it leaves."""
 
 
 def _close(frames: Iterator[pl.DataFrame]) -> None:
@@ -586,7 +674,11 @@ class _FrameSource:
 
 
 def _sink(
-    lazy: pl.LazyFrame, out: fs.File, fmt: str, schema: pl.Schema, errors: list[BaseException]
+    lazy: pl.LazyFrame,
+    out: fs.File | CompressedFile,
+    fmt: str,
+    schema: pl.Schema,
+    errors: list[BaseException],
 ) -> None:
     """Run polars' streaming sink of ``fmt`` into ``out``; an error goes to ``errors``."""
     target: Any = out  # a binary file, to polars
@@ -612,6 +704,7 @@ def write_frames(
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
     stop: threading.Event | None = None,
+    compression: str | None = None,
 ) -> None:
     """Write a stream of frames (all of ``schema``) to ``path`` as ``fmt``.
 
@@ -623,7 +716,9 @@ def write_frames(
     its bytes would depend on the batching), unless a column is a 128-bit integer,
     which pyarrow cannot hold: then polars' IPC sink with fixed record batches.
     ``stop`` is set on a signal; the stream should check it between batches and
-    raise :class:`SinkStopped`.
+    raise :class:`SinkStopped`. With ``compression`` (``gzip`` or ``zstd``, for
+    CSV, TSV and NDJSON) polars' sink writes into a :class:`CompressedFile`, one
+    stream whose bytes do not depend on how polars cut its writes.
     """
     wide = bool(wide_integer_columns(schema))
     if fmt == "parquet" and dictionaries and wide:
@@ -638,24 +733,30 @@ def write_frames(
     source = _FrameSource(frames, stop)
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
-    out = fs.create(path)
+    assert compression is None or fmt in ("csv", "tsv", "ndjson"), fmt
+    out = open_binary(path, compression)
     worker = threading.Thread(
         target=_sink,
         args=(lazy, out, fmt, schema, sink_error),
         name="rebalance-sink",
         daemon=True,
     )
-    worker.start()
     try:
+        worker.start()
         while worker.is_alive():
-            worker.join(0.1)
-    except BaseException:
+            worker.join(POLL_S)
+            check()  # a stop whose exception did not reach this thread
+    except BaseException as exc:
+        stop_for(exc)
         stop.set()
-        worker.join()
+        # the source stops at its next frame (or its next look at the stop flag, in a
+        # long neighbour search): wait that long, not for native work to finish
+        deadline = time.monotonic() + STOP_WAIT_S
+        worker.join(STOP_WAIT_S)
         # polars may return from an interrupted sink while the source is still
         # busy; give it a moment to see `stop` and clean up after itself
         if source.calls:
-            source.done.wait(10)
+            source.done.wait(max(0.0, deadline - time.monotonic()))
         raise
     real = [e for e in source.failure if not isinstance(e, GeneratorExit | SinkStopped)]
     if real:
