@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint fmt bench clean
+.PHONY: install demo test lint fmt bench clean cli-reference
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format rebalance_cli tests benchmarks
 	$(BIN)/ruff check --fix rebalance_cli tests benchmarks
+
+# docs/cli.md: every command's --help (tests/test_cli_help.py fails when it is out of date)
+cli-reference: $(STAMP)
+	$(BIN)/python -c "from rebalance_cli.cli.help import main; main(['docs/cli.md'])"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
