@@ -7,7 +7,6 @@ command runs, so either module can be imported first.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -272,6 +271,8 @@ def _show(result: EvaluationResult, doc: str, as_json: bool) -> None:
 
 def evaluate_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:
     """``rebalance evaluate``: its options are declared in :data:`.options.EVALUATE`."""
+    import json
+
     from .config import require
 
     with guarded():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -57,6 +56,8 @@ def _render_distribution(dist: Distribution, console: Console) -> None:
 
 def inspect_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:
     """``rebalance inspect``: its options are declared in :data:`.options.INSPECT`."""
+    import json
+
     from ..api import inspect
 
     with guarded():
