@@ -8,6 +8,7 @@ a row's fate depends only on (seed, group, class, position within the cell).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -236,6 +237,30 @@ class CellPlan:
     groups: list[GroupOutcome]
     plans: list[Plan]
     warnings: list[str]
+    cleaned: tuple[bool, ...] = ()  # cells a cleaning strategy may remove rows of
+
+    def fitted(self, layout: Layout, removed: Sequence[int]) -> CellPlan:
+        """The plan of a cleaning strategy once fitted: ``removed[i]`` rows of cell i go
+        (the plans, the groups' stories and their warnings follow)."""
+        after = tuple(a - r for a, r in zip(self.after, removed, strict=True))
+        members: dict[str | None, list[int]] = {}
+        for i, g in enumerate(layout.groups):
+            members.setdefault(g, []).append(i)
+        planned = [g for g, cells in members.items() if any(self.cleaned[i] for i in cells)]
+        plans = [
+            plan.fitted([removed[i] for i in members[g] if self.before[i] > 0])
+            for g, plan in zip(planned, self.plans, strict=True)
+        ]
+        warnings = list(self.warnings)
+        if not layout.by:
+            warnings.extend(w for w in plans[0].warnings if w not in warnings)
+        groups = [
+            dataclasses.replace(
+                o, after={c: v - _removed(layout, o.name, c, removed) for c, v in o.after.items()}
+            )
+            for o in self.groups
+        ]
+        return dataclasses.replace(self, after=after, plans=plans, groups=groups, warnings=warnings)
 
 
 def plan_cells(
@@ -254,6 +279,7 @@ def plan_cells(
     """
     after = list(before)
     weights: list[float] | None = [1.0] * len(before) if strategy_of(strategy).weighs else None
+    cleaned = [False] * len(before)
     outcomes: list[GroupOutcome] = []
     plans: list[Plan] = []
     warnings: list[str] = []
@@ -291,6 +317,7 @@ def plan_cells(
         plans.append(plan)
         for i, t in zip(cells, plan.after, strict=True):
             after[i] = t
+            cleaned[i] = layout.classes[i] in plan.cleaned
         if weights is not None and plan.weights is not None:
             for i, w in zip(cells, plan.weights, strict=True):
                 weights[i] = w
@@ -323,6 +350,15 @@ def plan_cells(
         groups=outcomes,
         plans=plans,
         warnings=warnings,
+        cleaned=tuple(cleaned),
+    )
+
+
+def _removed(layout: Layout, group: str, cls: str, removed: Sequence[int]) -> int:
+    return sum(
+        int(r)
+        for c, g, r in zip(layout.classes, layout.groups, removed, strict=True)
+        if g == group and c == cls
     )
 
 

@@ -68,8 +68,10 @@ def resolve_features(
     exclude: Sequence[str] | None,
     id_columns: Sequence[str] | None,
     allow_empty: bool = False,
+    who: str = "SMOTE",
 ) -> list[str]:
-    """SMOTE's feature columns: the numeric columns but the label, or those named."""
+    """The numeric feature columns (SMOTE's, or ``who``'s): every one but the label, or
+    those named."""
     for flag, names in (
         ("--features", features),
         ("--exclude", exclude),
@@ -88,16 +90,15 @@ def resolve_features(
         for f in chosen:
             if not schema[f].is_numeric():
                 raise UsageError(
-                    f"feature column {f!r} is {schema[f]}; SMOTE interpolates numeric columns only",
-                    hint="leave it out of --features: non-numeric columns take the most "
-                    "frequent value among the neighbours",
+                    f"feature column {f!r} is {schema[f]}; {who} takes numeric features only",
+                    hint="leave it out of --features",
                 )
     else:
         chosen = [c for c, t in schema.items() if c not in skip and t.is_numeric()]
     if not chosen and not allow_empty:
         raise DataError(
-            "SMOTE needs at least one numeric feature column and the input has none left",
-            hint="check --features/--exclude, or use oversample",
+            f"{who} needs at least one numeric feature column and the input has none left",
+            hint="check --features/--exclude" + (", or use oversample" if who == "SMOTE" else ""),
         )
     return chosen
 

@@ -6,6 +6,7 @@ the counts alone, before a single row is written, and every engine consumes it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,7 @@ class Plan:
     minority_ties: tuple[str, ...]
     warnings: tuple[str, ...] = ()
     weights: tuple[float, ...] | None = None
+    cleaned: tuple[str, ...] = ()  # a cleaning strategy's classes, whose counts fitting decides
 
     @property
     def rows_in(self) -> int:
@@ -174,6 +176,14 @@ class Plan:
 
     def target_of(self, cls: str) -> int:
         return self.after[self.classes.index(cls)]
+
+    def fitted(self, removed: Sequence[int]) -> Plan:
+        """A cleaning plan once fitted: ``removed[i]`` rows of class i go."""
+        after = tuple(b - r for b, r in zip(self.before, removed, strict=True))
+        warnings = self.warnings
+        if not any(removed):
+            warnings += (f"{self.strategy} found no row to remove in {', '.join(self.cleaned)}",)
+        return dataclasses.replace(self, after=after, warnings=warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +204,7 @@ class Plan:
                 if self.weights is None
                 else {"weights": dict(zip(self.classes, self.weights, strict=True))}
             ),
+            **({"cleaned": list(self.cleaned)} if self.cleaned else {}),
         }
 
 
@@ -226,10 +237,10 @@ def check_target(strategy: str | Strategy, spec: TargetSpec, classes: Sequence[s
                 hint="use it with --strategy weight, or --target auto",
             )
         if kw == "minority" and way == "under":
+            more = ", a ratio or counts" if "counts" in rule.target_kinds else ""
             raise UsageError(
                 f"--target minority does not fit {strategy}: it would cut the smallest class",
-                hint="undersample takes majority, not-minority, not-majority, all, auto, "
-                "a ratio or counts",
+                hint=f"{strategy} takes majority, not-minority, not-majority, all, auto{more}",
             )
         if kw == "majority" and way == "over":
             raise UsageError(
@@ -316,6 +327,18 @@ def _keyword_targets(
     elif kw == "all":
         after = every_but(None)
     return after
+
+
+def cleaned_classes(
+    keyword: str | None, classes: tuple[str, ...], majority: str, minority: str
+) -> tuple[str, ...]:
+    """The classes a cleaning strategy may remove rows of, by ``--target`` keyword
+    (imbalanced-learn's cleaning vocabulary; ``auto`` is ``not-minority``)."""
+    kw = "not-minority" if keyword in (None, "auto") else keyword
+    skip = {"majority": None, "not-minority": minority, "not-majority": majority, "all": None}
+    if kw == "majority":
+        return (majority,)
+    return tuple(c for c in classes if c != skip[kw])
 
 
 def _ratio_targets(way: str, n: tuple[int, ...], ratio: Fraction) -> list[int]:
@@ -425,7 +448,12 @@ def make_plan(
     after = _targets(rule, spec, classes, n, majority, minority)
     warnings: list[str] = []
     weights = None
-    if rule.weighs:
+    cleaned: tuple[str, ...] = ()
+    if rule.kind == "clean":
+        # which classes lose rows is known now; how many, only once the cleaner is fitted
+        cleaned = cleaned_classes(spec.keyword, classes, majority, minority)
+        after = list(n)
+    elif rule.weighs:
         weights = _weights(spec, n, after)
         after = list(n)
         if all(w == 1.0 for w in weights):
@@ -447,4 +475,5 @@ def make_plan(
         minority_ties=minority_ties,
         warnings=tuple(warnings),
         weights=weights,
+        cleaned=cleaned,
     )

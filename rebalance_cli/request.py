@@ -29,7 +29,7 @@ from .plan import TargetSpec, parse_target
 from .stages import Stages
 from .stages import check as check_stages
 from .stages.split import parse_share
-from .strategies import Strategy
+from .strategies import Option, Strategy
 
 _STAGE_FIELDS = frozenset(f.name for f in fields(Stages))
 Progress = Callable[[str, int, int], None]
@@ -108,6 +108,15 @@ def _listed(value: Sequence[str] | str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _users(option: Option) -> str:
+    """Who uses an option, for the "ignored" warning: its owner, or every strategy that
+    declares it when several do (composites, which reuse their parts' options, aside)."""
+    users = [s.name for s in registry.all_strategies() if not s.parts and option in s.options]
+    if len(users) < 2:
+        return option.owner
+    return ", ".join(users[:-1]) + f" and {users[-1]}"
+
+
 def check_strategy(
     strategy: str, target: Any, options: Mapping[str, Any], stages: Stages, warnings: list[str]
 ) -> tuple[Strategy, TargetSpec]:
@@ -124,7 +133,7 @@ def check_strategy(
         if not option.owner or option.name in used or active & set(option.also):
             continue
         if option.given(options.get(option.name, option.default)):
-            warnings.append(f"{option.flag} is used by {option.owner} only and was ignored")
+            warnings.append(f"{option.flag} is used by {_users(option)} only and was ignored")
     chosen.check(options, warnings)
     return chosen, spec
 

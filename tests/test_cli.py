@@ -69,7 +69,7 @@ def test_warnings_go_to_stderr_and_do_not_fail(tmp_path, write_data, cli):
         "1",
     )
     assert res.code == 0
-    assert "rebalance: warning: --features is used by smote only" in res.stderr
+    assert "rebalance: warning: --features is used by smote, tomek and enn only" in res.stderr
     assert "rebalance: warning: --target auto changes nothing" in res.stderr
 
 

@@ -180,7 +180,8 @@ def test_unknown_strategy_is_a_usage_error(cli, write_data) -> None:
     assert res.code == 2
     assert res.stderr.strip().splitlines() == [
         "rebalance: usage error: unknown strategy 'adasyn' in --strategies "
-        "(choose from none, none+threshold, class-weight, undersample, oversample, smote)"
+        "(choose from none, none+threshold, class-weight, undersample, oversample, smote, "
+        "tomek, enn)"
     ]
     assert res.stdout == ""
 

@@ -156,7 +156,7 @@ def test_cli_without_the_plugin_does_not_know_it(data: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         "rebalance: usage error: unknown strategy 'keepfirst' "
-        "(choose one of undersample, oversample, smote, hybrid, weight)"
+        "(choose one of undersample, oversample, smote, hybrid, weight, tomek, enn)"
     ]
     assert not (data / "x.csv").exists()
 
@@ -215,7 +215,7 @@ def test_unknown_strategy_suggests_the_plugin(registered, cli, tmp_path: Path) -
     assert result.code == 2
     assert result.stderr.splitlines() == [
         "rebalance: usage error: unknown strategy 'keepfirs' (did you mean keepfirst? "
-        "choose one of undersample, oversample, smote, hybrid, weight, keepfirst)"
+        "choose one of undersample, oversample, smote, hybrid, weight, tomek, enn, keepfirst)"
     ]
 
 

@@ -275,6 +275,15 @@ PARITY = {
     "weight": {"strategy": "weight"},
     "by-undersample": {"strategy": "undersample", "by": ["city", "member"]},
     "by-smote": {"strategy": "smote", "by": ["city"], "id_columns": ["id"], "k_neighbors": 4},
+    # cleaning: every row's features collected before pass 2, rows dropped by position
+    "tomek": {"strategy": "tomek", "exclude": ["id"]},
+    "by-enn": {
+        "strategy": "enn",
+        "by": ["city"],
+        "exclude": ["id"],
+        "target": "all",
+        "options": {"enn_keep": "mode", "enn_neighbors": 4},
+    },
 }
 
 
@@ -335,6 +344,22 @@ def test_test_split_gives_the_local_train_and_test_rows(spark, data, tmp_path, p
     assert got_test.height == 890
     assert got_test.equals(_read(test))
     assert got_train.equals(_read(train))
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+def test_cleaning_with_a_test_split_gives_the_local_rows(spark, data, tmp_path, partitions):
+    from rebalance_cli import rebalance
+    from rebalance_cli.engines.spark import resample_dataframe
+
+    kw: dict[str, object] = {"strategy": "enn", "exclude": ["id"]}
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    rebalance(data, train, label="y", seed=17, test_size=0.25, test_output=test, **kw)
+    with split(spark, partitions, data) as df:
+        run = resample_dataframe(df, label="y", seed=17, test_size=0.25, **kw)
+        got_train, got_test = collect(run.frame), collect(run.test)
+    assert got_test.equals(_read(test))
+    assert got_train.equals(_read(train))
+    assert got_train.height < 3560 - got_test.height  # the cleaner removed rows
 
 
 @pytest.mark.parametrize("partitions", [1, 4, 8])
@@ -541,7 +566,7 @@ def test_a_strategy_that_does_not_declare_spark_is_refused(spark, data, monkeypa
         resample_spark(df, label="y", strategy="weight")
     except UsageError as err:
         assert err.hint is not None
-        assert "undersample, oversample, smote, hybrid;" in err.hint
+        assert "undersample, oversample, smote, hybrid, tomek, enn;" in err.hint
 
 
 def test_cli_io_errors(spark, cli, data, tmp_path):

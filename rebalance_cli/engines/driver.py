@@ -9,7 +9,7 @@ program and the report — is decided here, once, the same for every engine.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,9 +24,9 @@ from ..report import Report
 from ..request import Request
 from ..stages.bags import bag_seeds
 from ..stages.shrinkage import shrink_setup
-from ..stages.split import make_split
-from ..strategies import Outcome, Setup, SetupContext
-from .program import Program
+from ..stages.split import Split, make_split
+from ..strategies import CleanCells, Cleaner, Outcome, Setup, SetupContext
+from .program import Program, shown_cell
 
 
 class Counter(Protocol):
@@ -35,6 +35,12 @@ class Counter(Protocol):
     def count(self, label: str, by: list[str], max_classes: int | None) -> Layout: ...
 
     def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray: ...
+
+    def feature_batches(
+        self, layout: Layout, columns: list[str]
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """The labelled rows in input order (``columns`` only), each batch with its cells."""
+        ...
 
 
 def label_warnings(index: ClassIndex) -> list[str]:
@@ -113,6 +119,10 @@ def prepare(
         layout, before, strategy, request.target, request.stages.group_policy, setup.cell_check
     )
     timings["plan"] = time.perf_counter() - t0
+    keep, fit = None, None
+    if setup.cleaner is not None:
+        keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings)
+        cellplan = cellplan.fitted(layout, [int(m.size - m.sum()) for m in keep])
     warnings.extend(cellplan.warnings)
     program = Program(
         layout=layout,
@@ -121,6 +131,7 @@ def prepare(
         streams=strategy.streams(cellplan.before, cellplan.after),
         seed=request.seed,
         split=split,
+        keep=keep,
     )
     if setup.synthesiser is not None:
         program.synthesiser = setup.synthesiser
@@ -143,8 +154,50 @@ def prepare(
         program.weights = strategy.weights(cellplan.weights)
         program.weight_column = setup.weight_column
         out_schema = pl.Schema([*schema.items(), (setup.weight_column, pl.Float64)])
-    parameters, extra = _parameters(request, setup, cellplan, by, shrink_cols, split)
+    parameters, extra = _parameters(request, setup, cellplan, by, shrink_cols, split, fit)
     return Prepared(program, cellplan, setup, parameters, extra, out_schema)
+
+
+def _fit(
+    engine: Counter,
+    cleaner: Cleaner,
+    layout: Layout,
+    cellplan: CellPlan,
+    split: Split | None,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> tuple[list[np.ndarray], Outcome]:
+    """A cleaning strategy before pass 2: every row's features (the train rows, with a
+    split), in input order, and the cleaner's keep flag of each, as flags per cell by
+    position in cell; and what the fit found, for the report."""
+    t0 = time.perf_counter()
+    chosen = None if split is None else split.selector(layout.counts)
+    parts, part_codes = [], []
+    for batch, codes in engine.feature_batches(layout, cleaner.columns):
+        if chosen is not None:
+            train = chosen.copies(codes) == 0
+            batch, codes = batch.filter(pl.Series(train)), codes[train]
+        parts.append(batch.select(pl.col(cleaner.columns).cast(pl.Float64)).to_numpy())
+        part_codes.append(codes)
+    x = np.concatenate(parts) if parts else np.zeros((0, len(cleaner.columns)))
+    codes = np.concatenate(part_codes) if part_codes else np.zeros(0, dtype=np.int32)
+    groups = {g: j for j, g in enumerate(dict.fromkeys(layout.groups))}
+    cells = CleanCells(
+        cleaned=np.array(cellplan.cleaned, dtype=bool),
+        group=np.array([groups[g] for g in layout.groups], dtype=np.int64),
+        shown=tuple(shown_cell(layout, i) for i in range(len(layout))),
+    )
+    outcome = Outcome(warnings=warnings)
+    flags = np.asarray(cleaner.fit(x, codes, cells, outcome), dtype=bool)
+    if (~flags & ~cells.cleaned[codes]).any():
+        raise RuntimeError("the cleaner removed rows of a cell it does not clean")
+    order = np.argsort(codes, kind="stable")  # each cell's rows in input order
+    bounds = np.cumsum(np.bincount(codes, minlength=len(layout)))
+    keep = np.split(flags[order], bounds[:-1])
+    if tuple(m.size for m in keep) != cellplan.before:
+        raise RuntimeError("the rows read for the cleaner differ from pass 1's counts")
+    timings["clean"] = time.perf_counter() - t0
+    return keep, outcome
 
 
 def _count(
@@ -177,10 +230,12 @@ def _parameters(
     by: list[str],
     shrink_cols: list[str],
     split: Any,
+    fit: Outcome | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``parameters`` as the plan fixes them, and its group sections."""
+    """The report's ``parameters`` as the plan fixes them (and a cleaner's fit: ``fit``),
+    and its group sections."""
     parameters: dict[str, Any] = {"target": request.target.to_json(), "seed": request.seed}
-    parameters.update(request.strategy.report(setup, None))
+    parameters.update(request.strategy.report(setup, fit))
     if request.stages.shrinkage is not None:
         parameters.update(shrinkage=request.stages.shrinkage, shrinkage_columns=shrink_cols)
     extra: dict[str, Any] = {}

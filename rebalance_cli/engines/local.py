@@ -98,6 +98,11 @@ class LocalEngine:
         batches = self.coded_batches(layout, STD_BATCH, drop_null_labels=True, columns=columns)
         return cell_std(batches, len(layout), columns)
 
+    def feature_batches(
+        self, layout: Layout, columns: list[str]
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        return self.coded_batches(layout, STD_BATCH, drop_null_labels=True, columns=columns)
+
     def coded_batches(
         self,
         layout: Layout,

@@ -6,7 +6,8 @@ engine: one partition, with the positions it starts at from the driver), with
 the cell code of every row, and writes what comes out:
 
     split      the test rows leave for the test sink (stage "split")
-    select     copies per row from each selector (one, or one per bag)
+    select     copies per row from each selector (one, or one per bag; a cleaning
+               strategy's fitted keep flags)
     pool       rows of the cells a synthesiser grows are kept (strategy needs "grown")
     weights    a weighting strategy's column
     expand     each row written its number of copies; shrinkage jitters the duplicates
@@ -27,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from ..cells import Layout
-from ..samplers import RowSelector, expand
+from ..samplers import KeepSelector, RowSelector, expand
 from ..stages.shrinkage import Shrink, expand_jittered
 from ..stages.split import Split
 from ..strategies import Outcome, Synthesiser
@@ -70,6 +71,7 @@ class Program:
     weights: np.ndarray | None = None
     weight_column: str | None = None
     bag_seeds: tuple[int, ...] = ()
+    keep: list[np.ndarray] | None = None  # a cleaning strategy's fitted rows, per cell
 
     @property
     def kept(self) -> tuple[int, ...]:
@@ -84,8 +86,10 @@ class Program:
     def sinks(self) -> int:
         return len(self.bag_seeds) or 1
 
-    def selectors(self) -> list[RowSelector]:
+    def selectors(self) -> list[RowSelector | KeepSelector]:
         names = self.layout.names
+        if self.keep is not None:
+            return [KeepSelector(self.keep)]
         if self.bag_seeds:
             return [
                 RowSelector(names, self.before, self.after, s, self.streams) for s in self.bag_seeds
@@ -156,7 +160,7 @@ class Runner:
     """One pass of a program over rows in order: the counters of every selector."""
 
     program: Program
-    selectors: list[RowSelector]
+    selectors: list[RowSelector | KeepSelector]
     split: RowSelector | None
     shrink: Shrink | None
     chunk_size: int

@@ -292,6 +292,18 @@ class SparkEngine:
             total.merge(nb, mb, qb)
         return total.std()
 
+    def feature_batches(
+        self, layout: Layout, columns: list[str]
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """Every labelled row's ``columns``, collected in partition order (the order pass 2
+        numbers them in: partition by partition, from ``per_partition``)."""
+        keys = [*layout.by, layout.label]
+        df = self.df.select(*keys, *(c for c in columns if c not in keys))
+        with _spark_errors(self.display):
+            frame = _collect(df)
+        frame = frame.filter(layout.labelled())
+        yield frame, layout.codes(frame)
+
     @property
     def starts(self) -> np.ndarray:
         """Position, within its cell, of each (partition, cell)'s first row."""
@@ -522,7 +534,7 @@ def _build_frames(df: DataFrame, run: SparkRun, smote_driver_rows: int | None) -
     if program.split is not None:
         run.test = _sink(df, run, TEST, df.schema)
     if program.synthesiser is None:
-        tops = [int((s.q + s.extra).max(initial=0)) for s in program.selectors()]
+        tops = [s.most_copies() for s in program.selectors()]
         run.engine["selection"] = (
             "explode of per-row copy counts"
             if max(tops) > 1

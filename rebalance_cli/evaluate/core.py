@@ -852,7 +852,7 @@ def _derive(*words: int) -> int:
 def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
     """The strategies to run: none, none+threshold and class-weight first, always."""
     if requested is None:
-        names: list[str] = list(SAMPLERS)
+        names: list[str] = [s for s in SAMPLERS if registry.get(s).evaluated_by_default]
     elif isinstance(requested, str):
         names = [s.strip() for s in requested.split(",") if s.strip()]
     else:

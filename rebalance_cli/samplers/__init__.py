@@ -1,9 +1,10 @@
 """Per-batch row selection (undersample, oversample) and synthesis (SMOTE)."""
 
-from .select import RowSelector, expand, expanded_rows, index_series
+from .select import KeepSelector, RowSelector, expand, expanded_rows, index_series
 from .smote import SmoteClass, SmoteSettings, check_class_size, prepare_smote
 
 __all__ = [
+    "KeepSelector",
     "RowSelector",
     "SmoteClass",
     "SmoteSettings",

@@ -46,6 +46,10 @@ class RowSelector:
                 self.extra[i], self.threshold[i] = rng.chosen(self.bases[i], n, r)
         self.random = bool(self.extra.any())
 
+    def most_copies(self) -> int:
+        """The most times any row is written."""
+        return int((self.q + self.extra).max(initial=0))
+
     def copies(self, codes: np.ndarray) -> np.ndarray:
         """Copies of each row of a batch (codes in stream order); advances the counters."""
         pos = class_positions(codes, self.offsets)
@@ -56,6 +60,30 @@ class RowSelector:
                 c = codes[sel]
                 k = rng.keys(self.bases[c], pos[sel])
                 out[sel] += k <= self.threshold[c]
+        self.written += np.bincount(codes, weights=out, minlength=self.written.shape[0]).astype(
+            np.int64
+        )
+        return out
+
+
+class KeepSelector:
+    """The pass-2 state of a cleaning strategy: row i of cell c is written once if
+    ``keep[c][i]`` (its fitted decision), else not at all; same counters as RowSelector."""
+
+    def __init__(self, keep: Sequence[np.ndarray]) -> None:
+        k = len(keep)
+        sizes = np.array([m.size for m in keep], dtype=np.int64)
+        self.flat = np.concatenate([*keep, np.zeros(0, dtype=bool)]).astype(np.int64)
+        self.starts = np.cumsum(sizes) - sizes
+        self.offsets = np.zeros(k, dtype=np.int64)
+        self.written = np.zeros(k, dtype=np.int64)
+
+    def most_copies(self) -> int:
+        return 1
+
+    def copies(self, codes: np.ndarray) -> np.ndarray:
+        pos = class_positions(codes, self.offsets)
+        out = self.flat[self.starts[codes] + pos]
         self.written += np.bincount(codes, weights=out, minlength=self.written.shape[0]).astype(
             np.int64
         )

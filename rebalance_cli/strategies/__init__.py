@@ -13,10 +13,21 @@ from contextlib import contextmanager
 from functools import cache
 
 from ..errors import UsageError, did_you_mean
-from .base import Option, Outcome, Setup, SetupContext, Strategy, Synthesiser
+from .base import (
+    CleanCells,
+    Cleaner,
+    Option,
+    Outcome,
+    Setup,
+    SetupContext,
+    Strategy,
+    Synthesiser,
+)
+from .enn import EditedNearestNeighbours
 from .hybrid import Hybrid
 from .oversample import Oversample
 from .smote import Smote
+from .tomek import TomekLinks
 from .undersample import Undersample
 from .weight import Weight
 
@@ -28,6 +39,8 @@ BUILT_IN: tuple[Strategy, ...] = (
     Smote(),
     Hybrid(),
     Weight(),
+    TomekLinks(),
+    EditedNearestNeighbours(),
 )
 
 
@@ -125,6 +138,8 @@ def all_options() -> tuple[Option, ...]:
 
 
 __all__ = [
+    "CleanCells",
+    "Cleaner",
     "Option",
     "Outcome",
     "Setup",

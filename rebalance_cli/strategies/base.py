@@ -59,6 +59,9 @@ class Option:
     also: tuple[str, ...] = ()
     check: Callable[[Any], None] | None = None
     metavar: str | None = None
+    choices: tuple[
+        Any, ...
+    ] = ()  # the values it takes, when they are few (``check`` refuses others)
 
     def given(self, value: Any) -> bool:
         """Whether a value differs from "not given" (the default)."""
@@ -90,6 +93,31 @@ class Outcome:
     seconds: float = 0.0
 
 
+class Cleaner:
+    """Decides which rows of the cleaned cells go, from every row's features (``needs
+    = "all"``). The driver reads ``columns`` of every row that takes part (the train
+    rows, with a split) in input order before pass 2, as float64 (null: NaN), and the
+    rows ``fit`` drops are dropped in pass 2 by (cell, position in cell)."""
+
+    columns: list[str]
+
+    def fit(
+        self, x: np.ndarray, codes: np.ndarray, cells: CleanCells, outcome: Outcome
+    ) -> np.ndarray:
+        """A keep flag per row of ``x`` (rows of cells that are not cleaned must be kept)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CleanCells:
+    """What a cleaner is told of the cells: which are cleaned, the group of each (rows
+    are compared within their group only), and how messages name each."""
+
+    cleaned: np.ndarray  # bool per cell
+    group: np.ndarray  # int per cell
+    shown: tuple[str, ...]
+
+
 class Synthesiser:
     """Makes new rows for the cells a strategy grows, from their pooled input rows."""
 
@@ -107,6 +135,7 @@ class Setup:
     parameters: dict[str, Any] = field(default_factory=dict)
     synthesiser: Synthesiser | None = None
     weight_column: str | None = None  # a weighting strategy's new column
+    cleaner: Cleaner | None = None  # a cleaning strategy's (needs "all")
     cell_check: Callable[[str, int, int], None] | None = None
 
 
@@ -124,8 +153,10 @@ class Strategy:
     target_kinds: ClassVar[frozenset[str]] = TARGET_KINDS
     weighs: ClassVar[bool] = False  # targets are total weights, rows are not changed
     evaluable: ClassVar[bool] = True  # offered by `evaluate --strategies`
+    evaluated_by_default: ClassVar[bool] = True  # and run by `evaluate` without --strategies
     parts: ClassVar[tuple[str, ...]] = ()  # a composite's strategies
     grows_rows: ClassVar[bool] = False  # duplicates rows (so --shrinkage can jitter them)
+    random: ClassVar[bool] = True  # its rows depend on --seed (cleaners and weights do not)
 
     def uses(self, options: Mapping[str, Any]) -> set[str]:
         """The options this request uses (a composite may use a part's options)."""

@@ -36,6 +36,7 @@ class Weight(Strategy):
     direction: ClassVar[Direction] = "over"  # targets read like oversampling's
     options = (WEIGHT_COLUMN,)
     weighs = True
+    random = False
     evaluable = False  # evaluate always runs class-weight on its own
 
     def setup(self, ctx: SetupContext) -> Setup:
