@@ -26,6 +26,7 @@ import pytest
 import typer
 
 from rebalance_cli import __version__
+from rebalance_cli import strategies as registry
 from rebalance_cli.cli.help import EXAMPLES, WIDTH, reference
 from rebalance_cli.cli.options import APPLY, COMMANDS, EVALUATE, INSPECT, Flag
 from rebalance_cli.errors import did_you_mean
@@ -181,8 +182,9 @@ def test_apply_help_lists_the_registered_strategies(cli):
     text = _help(cli, "apply")
     strategies = text.split("\nStrategies:\n", 1)[1].split("\n\n", 1)[0]
     names = re.findall(r"^  (\w+) ", strategies, flags=re.M)
-    assert names == ["undersample", "oversample", "smote", "hybrid", "weight"]
-    listed = "One of: undersample, oversample, smote, hybrid, weight (see Strategies above)."
+    assert names == list(registry.names())
+    assert names[:5] == ["undersample", "oversample", "smote", "hybrid", "weight"]
+    listed = f"One of: {', '.join(names)} (see Strategies above)."
     assert listed in " ".join(text.split())
 
 
@@ -262,10 +264,10 @@ ERR = "rebalance: usage error: "
          "alone to turn it on; see rebalance apply -h)"),
         (["apply", "{data}", "-l", "y", "-s", "smot", "-o", "{out}"],
          "unknown strategy 'smot' (did you mean smote? choose one of undersample, oversample, "
-         "smote, hybrid, weight)"),
+         "smote, hybrid, weight, tomek, enn)"),
         (["evaluate", "{data}", "-l", "y", "--strategies", "undersample,smot"],
          "unknown strategy 'smot' in --strategies (did you mean smote? choose from none, "
-         "none+threshold, class-weight, undersample, oversample, smote)"),
+         "none+threshold, class-weight, undersample, oversample, smote, tomek, enn)"),
         (["evaluate", "{data}", "-l", "y", "--classifier", "hbg"],
          "unknown classifier 'hbg' (did you mean hgb? choose one of logreg, hgb, rf)"),
         (["evaluate", "{data}", "-l", "y", "--metric", "average_precison"],
@@ -381,6 +383,14 @@ def test_a_capitalised_boolean_in_the_environment_is_accepted(cli, data, tmp_pat
     assert '"shuffle": {\n      "value": true,\n      "source": "env:REBALANCE_SHUFFLE"' in (
         report.read_text()
     )
+
+
+def test_evaluate_runs_the_cleaners_only_when_asked(cli):
+    """Without --strategies, evaluate runs the strategies that declare evaluated_by_default
+    (not tomek and enn), as the Python API does; --strategies offers every evaluable one."""
+    text = " ".join(_help(cli, "evaluate").split())
+    assert "Comma-separated: undersample, oversample, smote, tomek, enn." in text
+    assert "[default: undersample,oversample,smote]" in text
 
 
 # --- the settings keep their order (the report's `settings` and `command`) -------------------

@@ -37,6 +37,7 @@ from ..evaluate.choices import (
     DEFAULT_METRIC,
     METRICS,
     evaluable,
+    run_by_default,
 )
 from ..strategies.smote import OPTIONS as SMOTE_OPTIONS
 
@@ -115,7 +116,8 @@ class Flag:
 
 def from_strategy(option: registry.Option) -> Flag:
     """A strategy's declared option as a command-line flag (panel "Strategy options")."""
-    metavar = option.metavar or ("COLS" if option.listed else None)
+    choices = "|".join(str(c) for c in option.choices) if option.choices else None
+    metavar = option.metavar or choices or ("COLS" if option.listed else None)
     return Flag(
         option.name,
         (option.flag, *([option.short] if option.short else [])),
@@ -518,7 +520,7 @@ def _evaluable_help() -> str:
 
 
 def _evaluable_default() -> str:
-    return ",".join(evaluable())
+    return ",".join(run_by_default())
 
 
 EVALUATE = CommandSpec(

@@ -28,3 +28,11 @@ METRICS = (
 def evaluable() -> tuple[str, ...]:
     """The registered strategies `evaluate --strategies` offers (their ``evaluable``)."""
     return tuple(s.name for s in registry.all_strategies() if s.evaluable)
+
+
+def run_by_default() -> tuple[str, ...]:
+    """Those `evaluate` runs without ``--strategies`` (``evaluated_by_default``: not the
+    cleaners, which run when asked)."""
+    return tuple(
+        s.name for s in registry.all_strategies() if s.evaluable and s.evaluated_by_default
+    )
