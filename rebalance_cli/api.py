@@ -39,11 +39,12 @@ def inspect(
     """Count the classes of ``label`` in a file (or ``-`` for stdin)."""
     source = open_source(data, read)
     try:
-        lf = source.scan()
-        with reading(source.display):
-            schema = lf.collect_schema()
-        check_label(schema, label, source.display)
-        index = local.count_classes(lf, label, source.display, max_classes)
+        with source.guard():
+            lf = source.scan()
+            with reading(source.display):
+                schema = lf.collect_schema()
+            check_label(schema, label, source.display)
+            index = local.count_classes(lf, label, source.display, max_classes)
     finally:
         source.close()
     counts = index.counts

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputOutputError
-from .io import AtomicFile
+from .io import AtomicFile, fs
 
 SCHEMA_VERSION = 1
 
@@ -80,7 +80,7 @@ def write_report(report: Report, target: Path | None) -> AtomicFile:
     """Write the report to a temporary file beside ``target``; the caller commits."""
     sink = AtomicFile(target, what="report")
     try:
-        sink.tmp.write_text(report.to_json(), encoding="utf-8")
+        fs.write_file(sink.tmp, report.to_json().encode("utf-8"))
     except OSError as exc:
         sink.discard()
         raise InputOutputError(f"cannot write the report: {exc.strerror or exc}") from None

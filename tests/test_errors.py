@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -13,6 +14,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import argv, digest, listing, mixed_frame
+from tests.privileges import require, shared_folder
 
 BINARY = {"no": 900, "yes": 100}
 
@@ -200,14 +202,24 @@ def test_unreadable_input_exits_4_even_as_root(case, cli, monkeypatch):
     case.check(res, 4, "is not readable (permission denied)")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_input_exits_4(case, cli):
-    case.src.chmod(0)
+def test_unreadable_input_exits_4():
+    """A file of mode 000, for real: the command runs unprivileged even when the tests run
+    as root (tests/privileges.py), since root reads files whatever their mode."""
+    user = require()
+    folder = shared_folder("rebalance-unreadable-")
     try:
-        res = cli("apply", case.src, "-l", "y", "-s", "undersample", "-o", case.folder / "o.csv")
-        assert res.code == 4 and "not readable" in res.stderr
+        src = folder / "in.csv"
+        mixed_frame({"no": 90, "yes": 10}).write_csv(src)
+        src.chmod(0)
+        out = folder / "o.csv"
+        res = user.run("apply", src, "-l", "y", "-s", "undersample", "-o", out, env={})
+        assert res.code == 4, (user.how, res.stderr)
+        assert (
+            res.stderr == f"rebalance: I/O error: input {src} is not readable (permission denied)\n"
+        )
+        assert listing(folder) == {"in.csv"}
     finally:
-        case.src.chmod(0o644)
+        shutil.rmtree(folder)
 
 
 def test_refusals_exit_5(case, cli):

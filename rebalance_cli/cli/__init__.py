@@ -17,9 +17,9 @@ def main(args: list[str] | None = None) -> None:
     """Entry point of the `rebalance` script (see :func:`.app.main`)."""
     if (sys.argv[1:] if args is None else list(args)) == ["--version"]:
         from .._version import __version__
+        from .stdout import print_or_exit
 
-        sys.stdout.write(f"rebalance {__version__}\n")
-        sys.exit(0)
+        sys.exit(print_or_exit(f"rebalance {__version__}\n"))
     from .app import main as run
 
     run(args)

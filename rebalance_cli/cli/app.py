@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import INTERRUPTED, USAGE
+from ..errors import INTERRUPTED, IO, USAGE
 from .apply import apply_cmd
-from .common import HARD_EXIT_ON_SIGNAL
+from .common import HARD_EXIT_ON_SIGNAL, quiet_stdout
 from .evaluate import evaluate_cmd
 from .help import SUMMARY, HelpCommand, HelpGroup, short_usage
 from .inspect import inspect_cmd
@@ -119,4 +119,11 @@ def main(args: list[str] | None = None) -> None:
     except typer.Abort:
         sys.stderr.write("rebalance: interrupted: stopped by the user\n")
         sys.exit(INTERRUPTED)
+    except BrokenPipeError:  # `rebalance --help | head`
+        quiet_stdout()
+        sys.exit(0)
+    except OSError as exc:  # --help or --version could not be printed (a full device)
+        quiet_stdout()
+        sys.stderr.write(f"rebalance: I/O error: cannot write to stdout: {exc.strerror or exc}\n")
+        sys.exit(IO)
     sys.exit(code if isinstance(code, int) else 0)

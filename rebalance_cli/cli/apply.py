@@ -20,6 +20,7 @@ from .common import (
     console,
     engine_of,
     guarded,
+    printing,
     read_options,
     settings_of,
     split_names,
@@ -127,9 +128,10 @@ def apply_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any
         for warning in result.warnings:
             sys.stderr.write(f"rebalance: warning: {warning}\n")
         if as_json:
-            sys.stdout.write(result.to_json())
-            sys.stdout.flush()
+            with printing():
+                sys.stdout.write(result.to_json())
         elif o["dry_run"]:
-            _render_report(result, console())
+            with printing():
+                _render_report(result, console())
         elif not quiet and stderr_is_terminal():
             _render_report(result, stderr_console())

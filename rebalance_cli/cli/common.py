@@ -19,10 +19,11 @@ import typer
 if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at start-up)
     from rich.console import Console
 
-from ..errors import INTERNAL, Interrupted, RebalanceError, UsageError
+from ..errors import INTERNAL, InputOutputError, Interrupted, RebalanceError, UsageError
 from .config import env_typos, load_config, resolve
 from .options import COMMANDS as SPECS
 from .options import setting_names
+from .stdout import quiet_stdout
 
 if TYPE_CHECKING:
     from ..io import ReadOptions
@@ -58,7 +59,7 @@ def guarded() -> Iterator[None]:
         fail(Interrupted(signal.SIGINT))
     except BrokenPipeError:
         # The reader went away (`| head`): not our error, and nothing to report.
-        _quiet_stdout()
+        quiet_stdout()
         raise typer.Exit(0) from None
     except typer.Exit:
         raise
@@ -75,12 +76,19 @@ def guarded() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _quiet_stdout() -> None:
+@contextmanager
+def printing() -> Iterator[None]:
+    """What a command prints on stdout (a table, --json): a failure to write it (a full
+    device, an I/O error) is an I/O error, exit 4. stdout is then pointed at the null
+    device, so the interpreter's last flush cannot fail a second time."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: guarded() ends the run quietly
+    except OSError as exc:
+        quiet_stdout()
+        raise InputOutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 def split_names(value: str | None) -> list[str] | None:

@@ -19,6 +19,7 @@ import typer
 from .common import (
     command_line,
     guarded,
+    printing,
     read_options,
     settings_of,
     split_names,
@@ -242,15 +243,18 @@ def _run(
 
 def _write_report(target: Path | None, doc: str) -> None:
     """Write the JSON report atomically (to stdout when ``target`` is None): all or nothing."""
-    from ..io import AtomicFile
+    from ..errors import InputOutputError
+    from ..io import AtomicFile, fs
 
     sink = AtomicFile(target, what="report")
     try:
-        sink.tmp.write_text(doc, encoding="utf-8")
+        try:
+            fs.write_file(sink.tmp, doc.encode("utf-8"))
+        except OSError as exc:
+            raise InputOutputError(f"cannot write the report: {exc.strerror or exc}") from None
         sink.commit()
-    except BaseException:
+    finally:
         sink.discard()
-        raise
 
 
 def _show(result: EvaluationResult, doc: str, as_json: bool) -> None:
@@ -286,4 +290,5 @@ def evaluate_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: 
         )
         if o["report"] is not None:  # (its target is None for stdout)
             _write_report(target, doc)
-        _show(result, doc, o["as_json"])
+        with printing():
+            _show(result, doc, o["as_json"])

@@ -17,6 +17,7 @@ from .common import (
     console,
     engine_of,
     guarded,
+    printing,
     read_options,
     settings_of,
 )
@@ -75,15 +76,15 @@ def inspect_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: A
             ),
             max_classes=o["max_classes"],
         )
-        if o["as_json"]:
-            doc = dist.to_dict()
-            if max_ratio is not None:
-                doc["max_ratio"] = max_ratio
-            doc["settings"] = settings
-            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-        else:
-            _render_distribution(dist, console())
+        with printing():
+            if o["as_json"]:
+                doc = dist.to_dict()
+                if max_ratio is not None:
+                    doc["max_ratio"] = max_ratio
+                doc["settings"] = settings
+                sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+            else:
+                _render_distribution(dist, console())
         if max_ratio is not None:
             check_ratio(dist, max_ratio)
 

@@ -13,13 +13,10 @@ devices) are written after the renames.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ import polars as pl
 
 from ..cells import Layout, check_classes, class_layout, grouped_layout, per_class
 from ..classes import COUNT, ClassIndex
-from ..errors import DataError
+from ..errors import DataError, InputOutputError
 from ..io import (
     STDIO,
     TMP_SUFFIX,
@@ -40,6 +37,7 @@ from ..io import (
     commit_all,
     dictionary_columns,
     frame_batches,
+    fs,
     open_frame_writer,
     open_source,
     reading,
@@ -83,11 +81,15 @@ class LocalEngine:
     lf: pl.LazyFrame
     display: str
     name: str = "local"
+    # raises when the input file is gone or rewritten (Source.check_unchanged): run
+    # before every scan, so a scan never starts on another file than pass 1 counted
+    check_input: Callable[[], None] = lambda: None
     _dictionaries: dict[tuple[str, ...], dict[str, list[str]]] = field(
         default_factory=dict, repr=False
     )
 
     def count(self, label: str, by: list[str], max_classes: int | None) -> Layout:
+        self.check_input()
         if by:
             with reading(self.display):
                 limit = None if max_classes is None else max_classes * 1000
@@ -112,6 +114,7 @@ class LocalEngine:
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
         """Pass 2's input: each batch, in order, with the cell code of every row
         (only ``columns`` and the cell keys when given)."""
+        self.check_input()
         lf = self.lf
         if columns is not None:
             keys = [*layout.by, layout.label]
@@ -133,6 +136,7 @@ class LocalEngine:
         if not cats:
             return {}
         if cats not in self._dictionaries:
+            self.check_input()
             with reading(self.display):
                 found = self.lf.select(
                     pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
@@ -153,6 +157,7 @@ class Stream:
     stop: threading.Event = field(default_factory=threading.Event)
     test_writer: Any = None
     bag_writers: list[Any] = field(default_factory=list)
+    bag_names: list[str] = field(default_factory=list)
     bags_written: list[tuple[int, ...]] = field(default_factory=list)
 
     def frames(self) -> Iterator[pl.DataFrame]:
@@ -173,14 +178,16 @@ class Stream:
                 done += batch.height
                 fed = runner.feed(batch, codes)
                 if fed.test is not None:
-                    with writing():
+                    with writing("test output"):
                         self.test_writer.write(fed.test)
                 if fed.pool is not None:
                     assert fed.pool_codes is not None
                     pool.append(fed.pool)
                     pool_codes.append(fed.pool_codes)
-                for writer, frames in zip(self.bag_writers, fed.outputs[1:], strict=False):
-                    with writing():
+                for name, writer, frames in zip(
+                    self.bag_names, self.bag_writers, fed.outputs[1:], strict=False
+                ):
+                    with writing(f"bag {name}"):
                         for frame in frames:
                             writer.write(frame)
                 yield from fed.outputs[0]
@@ -253,7 +260,7 @@ def check_targets(request: Request, source: Source) -> Targets:
     from ..errors import UsageError
 
     t = Targets()
-    inputs = [] if source.display == "<stdin>" else [source.path]
+    inputs = [] if source.origin is None else [source.origin]
     out, fmt_flag, force = request.output, request.output_format, request.force
     planned: list[tuple[str, str, str]] = []  # flag, what check_target calls it, path
     if out is not None:
@@ -324,21 +331,22 @@ def run(request: Request, data: Any) -> Report:
     warnings = list(request.warnings)
     source = _open(request, data)
     try:
-        targets = check_targets(request, source)
-        lf = source.scan()
-        with reading(source.display):
-            schema = lf.collect_schema()
-        engine = LocalEngine(lf, source.display)
-        prepared = prepare(
-            engine, schema, source.display, request, timings, warnings, source.format
-        )
-        check_output_rows(prepared, request)
-        report = _report(prepared, request, source, schema, targets, timings, warnings)
-        if request.dry_run:
-            timings["total"] = time.perf_counter() - started
+        with source.guard():
+            targets = check_targets(request, source)
+            lf = source.scan()
+            with reading(source.display):
+                schema = lf.collect_schema()
+            engine = LocalEngine(lf, source.display, check_input=source.check_unchanged)
+            prepared = prepare(
+                engine, schema, source.display, request, timings, warnings, source.format
+            )
+            check_output_rows(prepared, request)
+            report = _report(prepared, request, source, schema, targets, timings, warnings)
+            if request.dry_run:
+                timings["total"] = time.perf_counter() - started
+                return report
+            _write_all(engine, prepared, request, schema, targets, report, started)
             return report
-        _write_all(engine, prepared, request, schema, targets, report, started)
-        return report
     finally:
         source.close()
 
@@ -418,6 +426,7 @@ def _write_all(
         report.timings["total"] = time.perf_counter() - started
         if request.report_path is not None:
             sinks.append(write_report(report, targets.report))
+        engine.check_input()  # the files hold what the input held all along
         commit_all(sinks)  # sync every temp file, rename them all, then write the streams
     finally:
         for s in sinks:
@@ -443,43 +452,36 @@ def _write_output(
         sinks.append(test_sink)
         assert targets.test_fmt is not None
         dicts = engine.dictionaries(schema, targets.test_fmt)
-        with writing():
+        with writing("test output"):
             stream.test_writer = open_frame_writer(test_sink.tmp, targets.test_fmt, schema, dicts)
     assert targets.out_fmt is not None
     dictionaries = engine.dictionaries(schema, targets.out_fmt)
     frames = stream.frames()
     folder = None
-    if request.stages.shuffle:
-        # beside the output (for a stream, in the temp folder), named like its temp
-        # file so that a later run removes it if this one is killed (remove_stale)
-        pid = os.getpid()
-        if sink.stream or sink.target is None:
-            prefix, suffix = f"rebalance-out-{pid}-", ""
-        else:
-            prefix, suffix = f".{sink.target.name}.{pid}.", TMP_SUFFIX
-        folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=sink.tmp.parent))
-        frames = shuffled(
-            frames,
-            prepared.out_schema,
-            request.seed,
-            sum(program.after),
-            folder,
-            request.chunk_size,
-        )
     try:
-        with writing():
+        if request.stages.shuffle:
+            folder = _shuffle_folder(sink)
+            frames = shuffled(
+                frames,
+                prepared.out_schema,
+                request.seed,
+                sum(program.after),
+                folder,
+                request.chunk_size,
+            )
+        with writing("output"):
             write_frames(
                 frames, sink.tmp, targets.out_fmt, prepared.out_schema, dictionaries, stream.stop
             )
-            if stream.test_writer is not None:
-                stream.test_writer.close()
-                stream.test_writer = None
+        if stream.test_writer is not None:
+            with writing("test output"):
+                writer, stream.test_writer = stream.test_writer, None
+                writer.close()
     finally:
         if stream.test_writer is not None:
-            with contextlib.suppress(Exception):
-                stream.test_writer.close()
+            stream.test_writer.abandon()
         if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            fs.remove(folder)
     if tuple(outcome.written) != program.after:
         raise RuntimeError(
             f"rows written per cell {outcome.written} differ from the plan {program.after}"
@@ -495,6 +497,24 @@ def _write_output(
         report.extra["split"]["bytes"] = sinks[1].tmp.stat().st_size
 
 
+def _shuffle_folder(sink: AtomicFile) -> Path:
+    """The folder of --shuffle's bucket files: beside the output (for a stream, in the
+    temp folder), named like its temp file so that a later run removes it if this one
+    is killed (remove_stale)."""
+    pid = os.getpid()
+    if sink.stream or sink.target is None:
+        prefix, suffix = f"rebalance-out-{pid}-", ""
+    else:
+        prefix, suffix = f".{sink.target.name}.{pid}.", TMP_SUFFIX
+    try:
+        return fs.temp_dir(sink.tmp.parent, prefix, suffix)
+    except OSError as exc:
+        raise InputOutputError(
+            f"cannot make the folder of --shuffle's bucket files in {sink.tmp.parent}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
 def _write_bags(
     engine: LocalEngine,
     prepared: Prepared,
@@ -508,26 +528,27 @@ def _write_bags(
     """K undersampled bags from one pass over the input, each with its own derived seed."""
     program = prepared.program
     writers: list[Any] = []
+    names = [name for name, _, _ in targets.bags]
     try:
         for name, path, fmt in targets.bags:
             sink = AtomicFile(path, what=f"bag {name}")
             sinks.append(sink)
             dicts = engine.dictionaries(schema, fmt)
-            with writing():
+            with writing(f"bag {name}"):
                 writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts))
         stream = Stream(engine, program, request, schema, outcome)
         stream.bag_writers = writers[1:]
+        stream.bag_names = names[1:]
         first = writers[0]
         for frame in stream.frames():
-            with writing():
+            with writing(f"bag {names[0]}"):
                 first.write(frame)
-        with writing():
-            while writers:
+        for name in names:
+            with writing(f"bag {name}"):
                 writers.pop(0).close()
     finally:
         for w in writers:
-            with contextlib.suppress(Exception):
-                w.close()
+            w.abandon()
     written = stream.bags_written
     for w in written:
         if w != program.after:

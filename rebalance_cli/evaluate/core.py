@@ -16,6 +16,7 @@ one-sided corrected resampled t-test of each strategy against ``none``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -498,7 +499,7 @@ def _load(
         display = source.display
         lf = source.scan()
     try:
-        with reading(display):
+        with source.guard() if source is not None else contextlib.nullcontext(), reading(display):
             _check_columns(lf.collect_schema(), label, exclude, display)
             frame, rows_total, sampled = _labelled_sample(
                 lf, label, max_rows, seed, drop_null_labels, warnings

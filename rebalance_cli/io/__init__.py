@@ -1,5 +1,6 @@
 """Input and output: formats, sources, sinks, and how their failures read."""
 
+from . import fs
 from .errors import first_line, reading, writing
 from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
 from .sinks import (
@@ -33,6 +34,7 @@ __all__ = [
     "first_line",
     "format_from_name",
     "frame_batches",
+    "fs",
     "group_rows",
     "open_frame_writer",
     "open_source",

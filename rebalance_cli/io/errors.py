@@ -74,16 +74,17 @@ def reading(display: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def writing() -> Iterator[None]:
-    """Turn writer failures (a full disk, a lost folder) into one-line I/O errors."""
+def writing(what: str = "output") -> Iterator[None]:
+    """Turn writer failures (a full disk, a lost folder) into one-line I/O errors
+    that name what was being written (``the output``, ``the test output``, ...)."""
     try:
         yield
     except RebalanceError:
         raise
     except OSError as exc:
-        raise InputOutputError(f"cannot write the output: {exc.strerror or exc}") from None
+        raise InputOutputError(f"cannot write the {what}: {exc.strerror or exc}") from None
     except library_errors() as exc:
-        raise InputOutputError(f"cannot write the output: {first_line(exc)}") from None
+        raise InputOutputError(f"cannot write the {what}: {first_line(exc)}") from None
 
 
 def first_line(exc: BaseException) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import sys
 import tempfile
 import threading
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..errors import DataError, InputOutputError, RefusedError
+from . import fs
 from .formats import NAMES, STDIO
 
 if TYPE_CHECKING:  # pyarrow is imported only where it is used: it costs ~50 MB of RSS
@@ -67,17 +66,6 @@ def check_target(target: str, force: bool, inputs: list[Path], what: str) -> Pat
 TMP_SUFFIX = ".rebalance-tmp"
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (one of another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
-
-
 def remove_stale(target: Path | None) -> list[Path]:
     """Remove the temporary files of ``target`` left by runs that no longer live.
 
@@ -90,36 +78,12 @@ def remove_stale(target: Path | None) -> list[Path]:
     the temp folder are.
     """
     if target is None:
-        return _remove_dead(Path(tempfile.gettempdir()), "rebalance-out-", "-", "")
-    return _remove_dead(target.parent, f".{target.name}.", ".", TMP_SUFFIX)
+        return fs.remove_dead(Path(tempfile.gettempdir()), "rebalance-out-", "-", "")
+    return fs.remove_dead(target.parent, f".{target.name}.", ".", TMP_SUFFIX)
 
 
-def _remove_dead(folder: Path, prefix: str, sep: str, suffix: str) -> list[Path]:
-    """Entries ``{prefix}{pid}{sep}{random}{suffix}`` of ``folder`` whose pid is dead."""
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(prefix) and name.endswith(suffix)):
-            continue
-        parts = name[len(prefix) : len(name) - len(suffix)].split(sep)
-        if len(parts) != 2 or not parts[1] or "." in parts[1]:
-            continue
-        if not (parts[0].isascii() and parts[0].isdigit()):
-            continue
-        pid = int(parts[0])
-        if pid <= 0 or pid == os.getpid() or _alive(pid):
-            continue
-        with contextlib.suppress(OSError):
-            if entry.is_dir(follow_symlinks=False):  # a --shuffle run's folder
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-            removed.append(Path(entry.path))
-    return removed
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 class AtomicFile:
@@ -142,23 +106,22 @@ class AtomicFile:
         pid = os.getpid()
         try:
             if beside is None:
-                fd, name = tempfile.mkstemp(prefix=f"rebalance-out-{pid}-")
+                self.tmp = fs.temp_file(Path(tempfile.gettempdir()), f"rebalance-out-{pid}-", "")
             else:
-                fd, name = tempfile.mkstemp(
-                    prefix=f".{beside.name}.{pid}.", suffix=TMP_SUFFIX, dir=beside.parent
-                )
+                self.tmp = fs.temp_file(beside.parent, f".{beside.name}.{pid}.", TMP_SUFFIX)
         except OSError as exc:
             where = "the temp folder" if beside is None else str(beside.parent)
-            raise InputOutputError(
-                f"cannot write the {what} in {where}: {exc.strerror or exc}"
-            ) from None
-        os.close(fd)
-        self.tmp = Path(name)
+            raise InputOutputError(f"cannot write the {what} in {where}: {_why(exc)}") from None
         self.committed = False
         self.size = 0
         # set by place(): the renamed file's identity, and a link to the file it replaced
         self.placed: tuple[int, int] | None = None
         self.backup: Path | None = None
+
+    @property
+    def shown(self) -> str:
+        """The target as the user named it, for messages."""
+        return "stdout" if self.target is None else str(self.target)
 
     def commit(self) -> int:
         """Put this file alone in place; returns its size in bytes."""
@@ -169,13 +132,9 @@ class AtomicFile:
         """Flush the written temporary file to disk (a late write error shows here)."""
         try:
             self.size = self.tmp.stat().st_size
-            fd = os.open(self.tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fs.sync_file(self.tmp)
         except OSError as exc:
-            raise InputOutputError(f"cannot write the {self.what}: {exc.strerror or exc}") from None
+            raise InputOutputError(f"cannot write the {self.what}: {_why(exc)}") from None
 
     def place(self) -> None:
         """Rename the temporary file over the target, keeping a hard link to the file
@@ -184,37 +143,41 @@ class AtomicFile:
         assert self.target is not None and not self.stream
         try:
             if os.path.lexists(self.target):
-                self.backup = _link_aside(self.target)
-            os.chmod(self.tmp, 0o666 & ~_umask())
+                self.backup = fs.link_aside(
+                    self.target, f".{self.target.name}.{os.getpid()}.", TMP_SUFFIX
+                )
+            fs.chmod(self.tmp, 0o666 & ~_umask())
             st = os.stat(self.tmp)
-            os.replace(self.tmp, self.target)
+            fs.replace(self.tmp, self.target)
         except OSError as exc:
             self._drop_backup()
-            raise InputOutputError(
-                f"cannot put the {self.what} in place: {exc.strerror or exc}"
-            ) from None
+            raise InputOutputError(f"cannot put the {self.what} in place: {_why(exc)}") from None
         self.placed = (st.st_dev, st.st_ino)
         self.committed = True
 
     def deliver(self) -> None:
         """Copy the bytes to stdout, a FIFO or a device."""
         try:
-            if self.target is None:
-                with open(self.tmp, "rb") as fh:
-                    shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
-                sys.stdout.buffer.flush()
-            else:
-                with open(self.tmp, "rb") as fh, open(self.target, "wb") as out:
-                    shutil.copyfileobj(fh, out, 1 << 20)
+            with open(self.tmp, "rb") as fh:
+                if self.target is None:
+                    out = sys.stdout.buffer
+                    while chunk := fh.read(1 << 20):
+                        fs.write_stream(out, chunk)
+                    out.flush()
+                else:
+                    with fs.create(self.target) as dest:
+                        fs.copy_into(fh, dest)
         except BrokenPipeError:
             raise  # the reader of stdout went away: the CLI exits quietly
         except OSError as exc:
-            raise InputOutputError(
-                f"cannot put the {self.what} in place: {exc.strerror or exc}"
-            ) from None
+            if self.target is None:
+                raise InputOutputError(
+                    f"cannot write the {self.what} to stdout: {_why(exc)}"
+                ) from None
+            raise InputOutputError(f"cannot put the {self.what} in place: {_why(exc)}") from None
         self.committed = True
         with contextlib.suppress(OSError):
-            self.tmp.unlink()
+            fs.unlink(self.tmp)
 
     def undo(self) -> None:
         """Take a placed file back: the file it replaced returns, or the target is
@@ -226,39 +189,24 @@ class AtomicFile:
             st = os.lstat(self.target)
             if (st.st_dev, st.st_ino) == self.placed:
                 if self.backup is not None:
-                    os.replace(self.backup, self.target)
+                    fs.replace(self.backup, self.target)
                     self.backup = None
                 else:
-                    os.unlink(self.target)
+                    fs.unlink(self.target)
         self.placed = None
 
     def _drop_backup(self) -> None:
         if self.backup is not None:
             with contextlib.suppress(OSError):
-                self.backup.unlink()
+                fs.unlink(self.backup)
             self.backup = None
 
     def discard(self) -> None:
         """Remove what is left: the temporary file if it was not committed, the backup."""
         if not self.committed:
             with contextlib.suppress(OSError):
-                self.tmp.unlink()
+                fs.unlink(self.tmp)
         self._drop_backup()
-
-
-def _link_aside(target: Path) -> Path | None:
-    """A hard link to ``target`` (the link itself if it is a symlink) under a
-    temporary name beside it; None where hard links are not supported."""
-    for _ in range(100):
-        name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
-        try:
-            os.link(target, name, follow_symlinks=False)
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        return name
-    return None
 
 
 def commit_all(sinks: list[AtomicFile]) -> None:
@@ -266,11 +214,12 @@ def commit_all(sinks: list[AtomicFile]) -> None:
 
     1. every temporary file (already completely written) is synced to disk; a
        failure here leaves every target as it was;
-    2. the files are renamed over their targets, in order; a failure takes back
-       the ones already renamed (the replaced files are put back);
-    3. only then are streams written (FIFOs and devices, stdout last), as they
-       cannot be taken back; a failure of the first one still takes the renamed
-       files back, but a stream written before the failing one keeps its bytes.
+    2. the files are renamed over their targets, in order, and their folders
+       synced; a failure takes back the files already renamed;
+    3. the streams (FIFOs and devices, then stdout) get their bytes; a failure
+       of the first one still takes back the renamed files, but a stream already
+       written cannot be taken back.
+
     The caller discards every sink afterwards (backups and leftover temporary files).
     """
     files = [s for s in sinks if not s.stream]
@@ -295,14 +244,14 @@ def commit_all(sinks: list[AtomicFile]) -> None:
 
 
 def _sync_folders(targets: list[Path]) -> None:
-    """Make the renames durable (best effort: not every file system syncs folders)."""
+    """Make the renames durable (where the file system can sync a folder)."""
     for folder in dict.fromkeys(t.parent for t in targets):
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        try:
+            fs.sync_folder(folder)
+        except OSError as exc:
+            raise InputOutputError(
+                f"cannot sync the folder {folder} after renaming the files into it: {_why(exc)}"
+            ) from None
 
 
 def _umask() -> int:
@@ -342,11 +291,16 @@ class _GroupedWriter:
             self.dictionaries[i] = pa.array(values, type=value_type)
         self.buf: list[pl.DataFrame] = []
         self.buffered = 0
+        self.fh = fs.create(path)
         self.sink: Any
-        if fmt == "parquet":
-            self.sink = pq.ParquetWriter(str(path), self.schema, compression="zstd")
-        else:
-            self.sink = pa_ipc.new_file(str(path), self.schema)
+        try:
+            if fmt == "parquet":
+                self.sink = pq.ParquetWriter(self.fh, self.schema, compression="zstd")
+            else:
+                self.sink = pa_ipc.new_file(self.fh, self.schema)
+        except BaseException:
+            self.fh.abandon()
+            raise
         self.fmt = fmt
 
     def _emit(self, df: pl.DataFrame) -> None:
@@ -386,10 +340,19 @@ class _GroupedWriter:
             self.buffered = rest.height
 
     def close(self) -> None:
+        """The last row group, the footer, and the file closed; a failure is raised."""
         if self.buf:
             self._emit(pl.concat(self.buf, rechunk=False))
             self.buf = []
         self.sink.close()
+        self.fh.close()
+
+    def abandon(self) -> None:
+        """Stop writing (the file is being thrown away): nothing more reaches the disk."""
+        self.buf = []
+        with contextlib.suppress(Exception):
+            self.sink.close()  # else pyarrow closes it at garbage collection, into a closed file
+        self.fh.abandon()
 
 
 def _clean_nulls(table: Any) -> Any:
@@ -492,10 +455,7 @@ def open_writer(
     bags, written frame by frame, have no such sink.
     """
     _refuse_wide(schema, fmt, "the writer of the test split and bags")
-    try:
-        return _GroupedWriter(path, fmt, schema, dictionaries)
-    except OSError as exc:
-        raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return _GroupedWriter(path, fmt, schema, dictionaries)
 
 
 class _TextWriter:
@@ -503,7 +463,7 @@ class _TextWriter:
     depend on how the rows were cut into frames)."""
 
     def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
-        self.fh = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.fh: Any = fs.create(path)  # a binary file, to polars
         self.fmt = fmt
         self.schema = schema
         self.header = fmt in ("csv", "tsv")
@@ -511,20 +471,37 @@ class _TextWriter:
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
             return
-        if self.fmt == "ndjson":
-            df.write_ndjson(self.fh)
-            return
-        df.write_csv(
-            self.fh, separator="\t" if self.fmt == "tsv" else ",", include_header=self.header
-        )
+        with self._os_error():
+            if self.fmt == "ndjson":
+                df.write_ndjson(self.fh)
+                return
+            df.write_csv(
+                self.fh, separator="\t" if self.fmt == "tsv" else ",", include_header=self.header
+            )
         self.header = False
 
     def close(self) -> None:
-        if self.header:  # no row came: the header alone, as the streaming sink writes it
-            pl.DataFrame(schema=self.schema).write_csv(
-                self.fh, separator="\t" if self.fmt == "tsv" else ","
-            )
+        with self._os_error():
+            if self.header:  # no row came: the header alone, as the streaming sink writes it
+                pl.DataFrame(schema=self.schema).write_csv(
+                    self.fh, separator="\t" if self.fmt == "tsv" else ","
+                )
+                self.header = False
         self.fh.close()
+
+    @contextlib.contextmanager
+    def _os_error(self) -> Iterator[None]:
+        """polars re-raises a failed write as an error of its own: raise the OS's."""
+        try:
+            yield
+        except Exception:
+            if self.fh.error is not None:
+                raise self.fh.error from None
+            raise
+
+    def abandon(self) -> None:
+        """Stop writing (the file is being thrown away)."""
+        self.fh.abandon()
 
 
 def open_frame_writer(
@@ -541,10 +518,7 @@ def open_frame_writer(
     """
     if fmt in ("parquet", "ipc"):
         return open_writer(path, fmt, schema, dictionaries)
-    try:
-        return _TextWriter(path, fmt, schema)
-    except OSError as exc:
-        raise InputOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return _TextWriter(path, fmt, schema)
 
 
 class SinkStopped(Exception):
@@ -569,9 +543,12 @@ def _write_with_pyarrow(
     try:
         for frame in frames:
             writer.write(frame)
+        writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
     finally:
         _close(frames)
-        writer.close()
 
 
 class _FrameSource:
@@ -609,19 +586,22 @@ class _FrameSource:
 
 
 def _sink(
-    lazy: pl.LazyFrame, path: Path, fmt: str, schema: pl.Schema, errors: list[BaseException]
+    lazy: pl.LazyFrame, out: fs.File, fmt: str, schema: pl.Schema, errors: list[BaseException]
 ) -> None:
-    """Run polars' streaming sink of ``fmt``; an error goes to ``errors``."""
+    """Run polars' streaming sink of ``fmt`` into ``out``; an error goes to ``errors``."""
+    target: Any = out  # a binary file, to polars
     try:
         if fmt == "parquet":
-            lazy.sink_parquet(path, compression="zstd", row_group_size=group_rows(schema))
+            lazy.sink_parquet(target, compression="zstd", row_group_size=group_rows(schema))
         elif fmt == "ipc":  # 128-bit integers, which pyarrow cannot write
-            lazy.sink_ipc(path, record_batch_size=group_rows(schema))
+            lazy.sink_ipc(target, record_batch_size=group_rows(schema))
         elif fmt in ("csv", "tsv"):
-            lazy.sink_csv(path, separator="\t" if fmt == "tsv" else ",")
+            lazy.sink_csv(target, separator="\t" if fmt == "tsv" else ",")
         else:
-            lazy.sink_ndjson(path)
+            lazy.sink_ndjson(target)
+        out.close()
     except BaseException as exc:  # handed to the main thread
+        out.abandon()
         errors.append(exc)
 
 
@@ -658,9 +638,10 @@ def write_frames(
     source = _FrameSource(frames, stop)
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
+    out = fs.create(path)
     worker = threading.Thread(
         target=_sink,
-        args=(lazy, path, fmt, schema, sink_error),
+        args=(lazy, out, fmt, schema, sink_error),
         name="rebalance-sink",
         daemon=True,
     )
@@ -679,5 +660,7 @@ def write_frames(
     real = [e for e in source.failure if not isinstance(e, GeneratorExit | SinkStopped)]
     if real:
         raise real[0]
+    if out.error is not None:  # polars may have wrapped it in an error of its own
+        raise out.error
     if sink_error:
         raise sink_error[0]

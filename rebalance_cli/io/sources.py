@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
-import shutil
+import stat
 import sys
 import tempfile
 import zlib
@@ -20,6 +21,7 @@ import polars as pl
 
 from ..defaults import DEFAULT_INFER_SCHEMA_LENGTH
 from ..errors import DataError, InputOutputError, UsageError
+from . import fs
 from .errors import reading
 from .formats import (
     NAMES,
@@ -70,18 +72,55 @@ class ReadOptions:
 
 @dataclass
 class Source:
-    """An input file ready to scan. ``path`` may be a spooled copy of stdin."""
+    """An input file ready to scan. ``path`` may be a spooled copy of stdin or of a
+    FIFO (``origin`` is then the FIFO, None for stdin)."""
 
     path: Path
     display: str
     format: str
     size: int
     read: ReadOptions = field(default_factory=ReadOptions)
-    _temp_dir: str | None = field(default=None, repr=False)
+    _temp_dir: Path | None = field(default=None, repr=False)
     # CSV/TSV: the header's names as written (quotes unescaped); polars' own header
     # parser keeps doubled quotes doubled, so these replace its names
     columns: tuple[str, ...] | None = None
     compression: str | None = None
+    origin: Path | None = None
+    # a file read in place: (device, inode, size, mtime) when it was opened, checked
+    # again before every pass and before the commit (a run reads its input twice)
+    identity: tuple[int, int, int, int] | None = None
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """A failure while the input is read is reported as the input's disappearance
+        or change when that is what happened (a deleted file reads as "No such file",
+        a rewritten one as a corrupt one, or as counts that differ from pass 1)."""
+        try:
+            yield
+        except (Exception, pl.exceptions.PanicException):
+            self.check_unchanged()
+            raise
+
+    def check_unchanged(self) -> None:
+        """Raise an I/O error when the input file is gone or is not the file opened."""
+        if self.identity is None:
+            return  # stdin or a FIFO: the run reads its own spooled copy
+        try:
+            now = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            raise InputOutputError(
+                f"the input {self.display} disappeared during the run: it was deleted or "
+                "renamed while it was read",
+                hint="rerun when nothing else moves or rewrites it",
+            ) from None
+        except OSError as exc:
+            raise InputOutputError(f"cannot read {self.display}: {exc.strerror or exc}") from None
+        if now != self.identity:
+            raise InputOutputError(
+                f"the input {self.display} changed during the run: it was rewritten or "
+                "replaced while it was read",
+                hint="rerun when nothing else writes it",
+            )
 
     @property
     def separator(self) -> str:
@@ -122,8 +161,63 @@ class Source:
 
     def close(self) -> None:
         if self._temp_dir:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            fs.remove(self._temp_dir)
             self._temp_dir = None
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+SPOOL_PREFIX = "rebalance-stdin-"
+
+
+def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
+    """Copy a stream that can be read once (stdin, a FIFO) into a folder of its own
+    in the temp folder, ``rebalance-stdin-{pid}-{random}``: a run reads its input
+    twice. Folders of runs whose pid is dead (killed before they could remove
+    theirs) are removed first. Returns the folder and the copy."""
+    folder = Path(tempfile.gettempdir())
+    fs.remove_dead(folder, SPOOL_PREFIX, "-", "")
+
+    def failed(exc: OSError) -> InputOutputError:
+        return InputOutputError(
+            f"cannot copy {display} to the temp folder {folder}: {exc.strerror or exc}",
+            hint="free some space there, or set TMPDIR to a folder with room",
+        )
+
+    try:
+        temp_dir = fs.temp_dir(folder, f"{SPOOL_PREFIX}{os.getpid()}-", "")
+    except OSError as exc:
+        raise failed(exc) from None
+    path = temp_dir / name
+    try:
+        try:
+            out = fs.create(path)
+        except OSError as exc:
+            raise failed(exc) from None
+        with out:
+            while True:
+                try:
+                    data = stream.read(1 << 20)
+                except OSError as exc:
+                    raise InputOutputError(
+                        f"cannot read {display}: {exc.strerror or exc}"
+                    ) from None
+                if not data:
+                    break
+                try:
+                    out.write(data)
+                except OSError as exc:
+                    raise failed(exc) from None
+            try:
+                out.close()
+            except OSError as exc:
+                raise failed(exc) from None
+    except BaseException:
+        fs.remove(temp_dir)
+        raise
+    return temp_dir, path
 
 
 def open_source(
@@ -135,35 +229,48 @@ def open_source(
     read = (read or ReadOptions()).checked()
     flag = read.input_format
     temp_dir = None
+    origin = None
+    identity = None
     if str(data) == STDIO:
-        temp_dir = tempfile.mkdtemp(prefix="rebalance-stdin-")
-        path = Path(temp_dir) / "stdin"
         stream = stdin if stdin is not None else sys.stdin.buffer
-        with open(path, "wb") as fh:
-            shutil.copyfileobj(stream, fh, 1 << 20)
         display = "<stdin>"
+        temp_dir, path = _spool(stream, display, "stdin")
     else:
         path = Path(data)
         display = str(data)
-        if not path.exists():
-            raise InputOutputError(f"input {display} does not exist")
-        if path.is_dir():
+        origin = path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise InputOutputError(f"input {display} does not exist") from None
+        except OSError as exc:
+            raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(st.st_mode):
             raise InputOutputError(f"input {display} is a directory, not a file")
         if not os.access(path, os.R_OK):
             raise InputOutputError(f"input {display} is not readable (permission denied)")
+        if stat.S_ISREG(st.st_mode):
+            identity = _identity(st)
+        else:  # a FIFO, or a device such as /dev/stdin: it can be read only once
+            try:
+                fifo = open(path, "rb")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+            with fifo:
+                temp_dir, path = _spool(fifo, display, path.name)
     try:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(MAX_HEADER_BYTES + 1)
+                size = os.fstat(fh.fileno()).st_size
         except OSError as exc:
             raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
-        size = path.stat().st_size
         if size == 0:
             raise DataError(f"input {display} is empty (0 bytes)")
         shown = sniff(head)
         codec = compression(head)
         plain = head if codec is None else _plain_head(path, head, codec)
-        named = format_from_name(path.name) if temp_dir is None else None
+        named = format_from_name(origin.name) if origin is not None else None
         # a compressed stream (stdin, or a name without an inner extension) is sniffed
         # by its decompressed first bytes, never by the compressed ones
         fmt = flag or named or shown or sniff_text(plain)
@@ -206,10 +313,12 @@ def open_source(
             temp_dir,
             columns=None if columns is None else tuple(columns),
             compression=codec,
+            origin=origin,
+            identity=identity,
         )
     except BaseException:
         if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            fs.remove(temp_dir)
         raise
 
 

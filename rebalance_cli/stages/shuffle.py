@@ -10,6 +10,7 @@ one bucket (about ``BUCKET_ROWS`` rows) at a time.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,11 @@ import numpy as np
 import polars as pl
 
 from .. import rng
+from ..errors import InputOutputError
+from ..io import fs
 
 if TYPE_CHECKING:
-    import pyarrow.ipc as pa_ipc
+    import pyarrow as pa
 
 BUCKET_ROWS = 400_000
 MAX_BUCKETS = 512
@@ -45,12 +48,30 @@ def shuffled(
 ) -> Iterator[pl.DataFrame]:
     """The rows of ``frames`` (``rows`` in all) in a seeded random order.
 
-    Bucket files go in ``folder``, which the caller creates and removes.
+    Bucket files go in ``folder``, which the caller creates and removes. A failure
+    to write or read them is an I/O error that names them.
     """
+    try:
+        yield from _shuffled(frames, schema, seed, rows, folder, chunk_size)
+    except OSError as exc:
+        raise InputOutputError(
+            f"cannot write the --shuffle bucket files in {folder}: {exc.strerror or exc}",
+            hint="they need about the output's size of free space beside the output",
+        ) from None
+
+
+def _shuffled(
+    frames: Iterator[pl.DataFrame],
+    schema: pl.Schema,
+    seed: int,
+    rows: int,
+    folder: Path,
+    chunk_size: int,
+) -> Iterator[pl.DataFrame]:
     buckets = bucket_count(rows)
     bits = buckets.bit_length() - 1
     base = rng.stream_base(seed, "shuffle", "")
-    writers: dict[int, pa_ipc.RecordBatchStreamWriter] = {}
+    writers: dict[int, _Bucket] = {}
     pending: list[pl.DataFrame] = []
     held = 0
 
@@ -88,9 +109,8 @@ def shuffled(
             if held >= FLUSH_ROWS:
                 flush()
         flush()
-        for writer in writers.values():
-            writer.close()
-        writers.clear()
+        while writers:
+            writers.popitem()[1].close()
         for b in range(buckets):
             path = folder / f"{b}.arrows"
             if not path.exists():
@@ -103,27 +123,49 @@ def shuffled(
             part = pl.from_arrow(table)
             assert isinstance(part, pl.DataFrame)
             part = part.sort(KEY).drop(KEY).cast(schema)
-            path.unlink()
+            fs.unlink(path)
             for start in range(0, part.height, chunk_size):
                 yield part.slice(start, chunk_size)
     finally:
         for writer in writers.values():
-            writer.close()
+            writer.abandon()
         for leftover in folder.glob("*.arrows"):
-            leftover.unlink(missing_ok=True)
+            fs.remove(leftover)
 
 
-def _append(
-    writers: dict[int, pa_ipc.RecordBatchStreamWriter], folder: Path, bucket: int, df: pl.DataFrame
-) -> None:
-    import pyarrow.ipc as pa_ipc
+class _Bucket:
+    """One bucket file: an Arrow IPC stream written through the file layer."""
 
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        import pyarrow.ipc as pa_ipc
+
+        self.file = fs.create(path)
+        try:
+            self.writer = pa_ipc.new_stream(self.file, schema)
+        except BaseException:
+            self.file.abandon()
+            raise
+
+    def write(self, table: pa.Table) -> None:
+        for batch in table.to_batches():
+            self.writer.write_batch(batch)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.file.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.file.abandon()
+
+
+def _append(writers: dict[int, _Bucket], folder: Path, bucket: int, df: pl.DataFrame) -> None:
     # Arrow has no 128-bit integers: they travel as their digits, cast back on reading
     wide = [c for c, t in df.schema.items() if t in (pl.Int128, pl.UInt128)]
     table = df.with_columns(pl.col(wide).cast(pl.String)).to_arrow() if wide else df.to_arrow()
     writer = writers.get(bucket)
     if writer is None:
-        writer = pa_ipc.new_stream(str(folder / f"{bucket}.arrows"), table.schema)
+        writer = _Bucket(folder / f"{bucket}.arrows", table.schema)
         writers[bucket] = writer
-    for batch in table.to_batches():
-        writer.write_batch(batch)
+    writer.write(table)
