@@ -31,12 +31,15 @@ from rebalance_cli.cli.help import EXAMPLES, WIDTH, reference
 from rebalance_cli.cli.options import APPLY, COMMANDS, EVALUATE, INSPECT, Flag
 from rebalance_cli.errors import did_you_mean
 
-from .conftest import REPO, listing
+from .conftest import REPO, listing, run_process
 
 APP = importlib.import_module("rebalance_cli.cli.app")  # (rebalance_cli.cli.app is the Typer)
 HEAVY = {"polars", "numpy", "pyarrow", "sklearn", "scipy", "pandas", "pyspark", "rich", "pydantic"}
-LIGHT = [["--version"], ["--help"], ["-h"], [], ["inspect", "--help"]]
-WITH_REGISTRY = [["apply", "--help"], ["evaluate", "--help"], ["apply", "-h"]]
+# answered from the declarations, before typer is imported
+WITHOUT_TYPER = [["--version"], ["--help"], ["-h"], [], ["inspect", "--help"],
+                 ["apply", "--help"], ["evaluate", "-h"]]  # fmt: skip
+# through typer (the same help, drawn by the same functions)
+WITH_TYPER = [["--version", "-h"], ["apply", "data.csv", "--help"], ["inspect", "-l", "y", "-h"]]
 
 
 def _imports(args: list[str]) -> tuple[int, set[str]]:
@@ -58,7 +61,7 @@ def _imports(args: list[str]) -> tuple[int, set[str]]:
     return proc.returncode, names | {n.split(".")[0] for n in names}
 
 
-@pytest.mark.parametrize("args", LIGHT + WITH_REGISTRY, ids=" ".join)
+@pytest.mark.parametrize("args", WITHOUT_TYPER + WITH_TYPER, ids=" ".join)
 def test_help_and_version_import_no_data_library(args):
     code, modules = _imports(args)
     assert code == (2 if args == [] else 0)
@@ -66,12 +69,34 @@ def test_help_and_version_import_no_data_library(args):
     assert modules & HEAVY == set()
 
 
-@pytest.mark.parametrize("args", LIGHT, ids=" ".join)
+@pytest.mark.parametrize("args", WITHOUT_TYPER, ids=" ".join)
+def test_help_version_and_usage_are_answered_without_typer(args):
+    _, modules = _imports(args)
+    assert "typer" not in modules and "rebalance_cli.cli.app" not in modules
+
+
+@pytest.mark.parametrize(
+    "args", [a for a in WITHOUT_TYPER + WITH_TYPER if not {"apply", "evaluate"} & set(a)],
+    ids=" ".join,
+)  # fmt: skip
 def test_help_of_a_command_without_strategies_looks_up_no_plugin(args):
     """The registry's entry points (importlib.metadata, ~0.03 s) are read only by the
     command that runs and needs them (apply, evaluate)."""
     _, modules = _imports(args)
     assert "importlib.metadata" not in modules
+
+
+@pytest.mark.parametrize(
+    "args,same_as",
+    [(["apply", "data.csv", "--help"], ["apply", "--help"]),
+     (["inspect", "-l", "y", "-h"], ["inspect", "-h"]),
+     (["--version", "-h"], ["--version"])],
+)  # fmt: skip
+def test_typer_and_the_early_answer_print_the_same(args, same_as):
+    """Real processes (a terminal width from COLUMNS; typer's test runner forces 80)."""
+    first, second = run_process(*args), run_process(*same_as)
+    assert first.code == second.code == 0
+    assert first.stdout == second.stdout and first.stdout.startswith(("Usage: ", "rebalance "))
 
 
 def test_the_api_is_imported_on_first_use_and_typed():
@@ -96,13 +121,6 @@ def test_version_is_the_installed_distribution(cli, args):
     assert __version__ == metadata.version("rebalance-cli")
     res = cli(*args)
     assert (res.code, res.stdout, res.stderr) == (0, f"rebalance {__version__}\n", "")
-
-
-def test_version_alone_imports_no_typer():
-    code, modules = _imports(["--version"])
-    assert code == 0
-    assert "rebalance_cli._version" in modules
-    assert "typer" not in modules and "rebalance_cli.cli.app" not in modules
 
 
 # --- the help --------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ Every command is a module of this package over the Python API
 declared in :mod:`.options` and its help is drawn by :mod:`.help`. This module
 assembles them and maps a bad command line to one line on stderr and exit 2.
 
-Start-up: ``rebalance --version`` and ``--help`` import typer and these
-declarations only (no polars, numpy, pyarrow, scikit-learn or rich), and the
-strategy registry's plug-ins are looked up only for the command that runs.
+Start-up: ``rebalance --version``, ``--help`` and ``COMMAND --help`` are answered
+by :func:`rebalance_cli.cli.main` before this module (and typer) is imported;
+no command line imports polars, numpy, pyarrow, scikit-learn or rich before its
+command runs, and the strategy registry's plug-ins are looked up only for the
+command that runs.
 """
 
 from __future__ import annotations
@@ -17,15 +19,36 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer._click import Context, HelpFormatter
+from typer.core import TyperCommand, TyperGroup
 
 from ..errors import INTERRUPTED, IO, USAGE
 from .apply import apply_cmd
 from .common import HARD_EXIT_ON_SIGNAL, quiet_stdout
 from .evaluate import evaluate_cmd
-from .help import SUMMARY, HelpCommand, HelpGroup, short_usage
+from .help import SUMMARY, render_command, render_root, short_usage
 from .inspect import inspect_cmd
 from .options import APPLY, COMMANDS, EVALUATE, INSPECT, CommandSpec, bind
 from .suggest import usage_message
+
+
+class HelpCommand(TyperCommand):
+    """A command whose usage and ``--help`` come from its declaration (:mod:`.help`)."""
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        args = [p.name.upper() for p in self.get_params(ctx) if p.param_type_name == "argument"]
+        return [self.options_metavar or "[OPTIONS]", *args]
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        formatter.write(render_command(SPECS[self.name or ""], formatter.width))
+
+
+class HelpGroup(TyperGroup):
+    """``rebalance --help``, from the declarations (:mod:`.help`)."""
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        formatter.write(render_root(formatter.width))
+
 
 app = typer.Typer(
     name="rebalance",
@@ -38,6 +61,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
+SPECS = {spec.name: spec for spec in COMMANDS}
 BODIES: dict[str, Callable[..., Any]] = {
     INSPECT.name: inspect_cmd,
     APPLY.name: apply_cmd,

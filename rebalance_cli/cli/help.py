@@ -1,123 +1,145 @@
-"""``--help`` as plain text: grouped in panels, examples at the end, no markup.
+"""``--help`` as plain text, made from the declarations alone: panels, placeholders, examples.
 
 typer draws help with rich, which costs ~0.1 s of imports, shows a ``<bool>``
 placeholder on every flag and reads ``[spark]`` as markup (the words vanish).
-These command classes write it with click's plain formatter instead, from the
-declarations in :mod:`.options`: the panels in the order the command declares,
-each option with its placeholder and default, then the examples.
+This module writes it from :mod:`.options` instead, with :mod:`textwrap`:
+the panels in the order the command declares them, each option with its
+placeholder and default, then the examples. It imports neither typer nor click,
+so ``rebalance --help`` and ``rebalance COMMAND --help`` are answered without
+them (:func:`.main`); any other command line that asks for help goes through
+typer, whose commands call the same functions.
 
-:func:`reference` renders every command's help at a fixed width as Markdown:
-``docs/cli.md`` is that text (``make cli-reference`` writes it, and
-tests/test_cli_help.py checks it is current).
+:func:`reference` is every help at :data:`WIDTH` columns as Markdown:
+``docs/cli.md`` (``make cli-reference`` writes it, and tests/test_cli_help.py
+checks it is current).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from typer._click import Context, HelpFormatter
-from typer.core import TyperCommand, TyperGroup
-
-from .options import COMMANDS, CommandSpec
+from .options import COMMANDS, CommandSpec, Flag
 
 WIDTH = 100  # the widest help (on a wide terminal) and the reference's width
 COL_MAX = 30  # an option wider than this has its help on the next line
+INDENT = 2
 SUMMARY = "Fix class imbalance in tabular files (CSV, TSV, Parquet, Arrow IPC, NDJSON)."
 EXAMPLES = (
     "rebalance inspect train.csv -l y",
     "rebalance apply train.csv -l y -s undersample --seed 7 -o balanced.csv",
     "rebalance apply -h",
 )
+HELP_ROW = ("-h, --help", "Show this message and exit.")
+HELP_FLAGS = ("-h", "--help")
+
+Rows = list[tuple[str, str]]
 
 
-def _spec(name: str | None) -> CommandSpec | None:
-    return next((s for s in COMMANDS if s.name == name), None)
+def width_here() -> int:
+    """The help's width on this terminal (or COLUMNS): at most :data:`WIDTH`, at least 50."""
+    return max(min(shutil.get_terminal_size().columns, WIDTH) - 2, 50)
 
 
-def _record(param: Any) -> tuple[str, str]:
-    """One option's line: its flags and placeholder, and its help with its default."""
-    if param.param_type_name == "argument":
-        return param.name.upper(), param.help or ""
-    longs = [o for o in param.opts if o.startswith("--")]
-    shorts = [o for o in param.opts if not o.startswith("--")]
-    flags = ", ".join([*shorts, *longs]) if shorts else "    " + ", ".join(longs)
-    if param.secondary_opts:
-        flags += " / " + ", ".join(param.secondary_opts)
-    if not param.is_flag:
-        flags += f" {param.metavar}" if param.metavar else ""
-    text = param.help or ""
-    default = param.default
-    if param.is_flag and param.secondary_opts:
-        text += f"  [default: {(param.opts if default else param.secondary_opts)[0]}]"
-    elif not param.is_flag and default is not None and param.show_default:
-        text += f"  [default: {default}]"
-    return flags, text
+def _wrap(text: str, width: int, indent: int) -> list[str]:
+    """Paragraphs (split at blank lines) filled to ``width``, indented; never split a word or
+    a flag at its hyphen."""
+    out: list[str] = []
+    for i, paragraph in enumerate(text.split("\n\n")):
+        if i:
+            out.append("")
+        out += textwrap.wrap(
+            " ".join(paragraph.split()),
+            max(width, indent + 10),
+            initial_indent=" " * indent,
+            subsequent_indent=" " * indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    return out
 
 
-def _sections(
-    formatter: HelpFormatter, sections: Iterable[tuple[str, list[tuple[str, str]]]]
-) -> None:
-    """Titled definition lists whose second columns line up across the sections."""
+def _sections(sections: Iterable[tuple[str, Rows]], width: int) -> list[str]:
+    """Titled two-column lists whose second columns line up across the sections."""
     sections = [(title, rows) for title, rows in sections if rows]
     fits = [len(first) for _, rows in sections for first, _ in rows if len(first) <= COL_MAX]
-    width = max(fits, default=0)
+    column = INDENT + max(fits, default=0) + 2  # where the second column starts
+    out: list[str] = []
     for title, rows in sections:
-        with formatter.section(title):
-            formatter.write_dl([(first.ljust(width), text) for first, text in rows], COL_MAX)
+        out += ["", f"{title}:"]
+        for first, text in rows:
+            lines = _wrap(text, width, column) or [""]
+            head = " " * INDENT + first
+            if len(head) + 2 <= column:
+                out.append(head.ljust(column) + lines[0].lstrip())
+                out += lines[1:]
+            else:  # too wide: the help goes on the next lines
+                out += [head, *lines]
+    return [line.rstrip() for line in out]
 
 
-def _examples(formatter: HelpFormatter, examples: Iterable[str]) -> None:
-    with formatter.section("Examples"):
-        for line in examples:
-            formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+def _record(flag: Flag) -> tuple[str, str]:
+    """One option's row: its flags and placeholder; its help and its default."""
+    if flag.argument:
+        return flag.name.upper(), flag.text
+    pairs = [part.split("/") for part in flag.decls]
+    shorts = [d for pair in pairs for d in pair if not d.startswith("--")]
+    longs = [" / ".join(pair) for pair in pairs if pair[0].startswith("--")]
+    first = ", ".join([*shorts, *longs]) if shorts else "    " + ", ".join(longs)
+    if flag.placeholder:
+        first += f" {flag.placeholder}"
+    text = flag.text
+    if "/" in flag.decls[0]:  # an on/off pair
+        on, off = flag.decls[0].split("/")
+        text += f"  [default: {on if flag.default else off}]"
+    elif flag.type is not bool and flag.default is not None:
+        text += f"  [default: {flag.default}]"
+    return first, text
 
 
-class HelpCommand(TyperCommand):
-    """A command whose ``--help`` follows its :class:`~.options.CommandSpec`."""
-
-    def collect_usage_pieces(self, ctx: Context) -> list[str]:
-        args = [p.name.upper() for p in self.get_params(ctx) if p.param_type_name == "argument"]
-        return [self.options_metavar or "[OPTIONS]", *args]
-
-    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        spec = _spec(self.name)
-        self.format_usage(ctx, formatter)
-        formatter.write_paragraph()
-        with formatter.indentation():
-            formatter.write_text(self.help or "")
-        if spec is None:  # pragma: no cover - every command has a spec
-            return
-        if spec.sections is not None:
-            _sections(formatter, spec.sections())
-        panels: dict[str, list[tuple[str, str]]] = {p: [] for p in spec.panels}
-        last = spec.panels[-1]
-        for param in self.get_params(ctx):
-            if getattr(param, "hidden", False):
-                continue
-            panel = getattr(param, "rich_help_panel", None) or (
-                spec.panels[0] if param.param_type_name == "argument" else last
-            )
-            panels.setdefault(panel, []).append(_record(param))
-        _sections(formatter, panels.items())
-        _examples(formatter, spec.examples)
+def _examples(examples: Iterable[str]) -> list[str]:
+    return ["", "Examples:", *(" " * INDENT + line for line in examples)]
 
 
-class HelpGroup(TyperGroup):
-    """``rebalance --help``: the commands, the options, examples."""
+def render_command(spec: CommandSpec, width: int) -> str:
+    """``rebalance COMMAND --help``: usage, about, the spec's sections, its panels, examples."""
+    flags = [f for f in spec.resolved() if not f.hidden]
+    arguments = " ".join(f.name.upper() for f in flags if f.argument)
+    lines = [f"Usage: rebalance {spec.name} [OPTIONS] {arguments}".rstrip(), ""]
+    lines += _wrap(spec.about, width, INDENT)
+    if spec.sections is not None:
+        lines += _sections(spec.sections(), width)
+    panels: dict[str, Rows] = {p: [] for p in spec.panels}
+    for flag in flags:
+        panels.setdefault(flag.panel, []).append(_record(flag))
+    panels[spec.panels[-1]].append(HELP_ROW)
+    lines += _sections(panels.items(), width)
+    lines += _examples(spec.examples)
+    return "\n".join(lines) + "\n"
 
-    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        self.format_usage(ctx, formatter)
-        formatter.write_paragraph()
-        with formatter.indentation():
-            formatter.write_text(SUMMARY)
-        commands = [(s.name, s.summary) for s in COMMANDS if s.name in self.commands]
-        options = [_record(p) for p in self.get_params(ctx) if not getattr(p, "hidden", False)]
-        _sections(formatter, [("Commands", commands)])
-        _sections(formatter, [("Options", options)])
-        _examples(formatter, EXAMPLES)
+
+def render_root(width: int) -> str:
+    """``rebalance --help``: usage, the commands, the options, examples."""
+    lines = ["Usage: rebalance [OPTIONS] COMMAND [ARGS]...", "", *_wrap(SUMMARY, width, INDENT)]
+    lines += _sections([("Commands", [(s.name, s.summary) for s in COMMANDS])], width)
+    lines += _sections([("Options", [("    --version", "Print the version."), HELP_ROW])], width)
+    lines += _examples(EXAMPLES)
+    return "\n".join(lines) + "\n"
+
+
+def help_asked(args: list[str]) -> str | None:
+    """The help a command line asks for and nothing else (``-h``, ``apply --help``): the
+    text to print; None for any other command line."""
+    if len(args) == 1 and args[0] in HELP_FLAGS:
+        return render_root(width_here())
+    if len(args) == 2 and args[1] in HELP_FLAGS:
+        spec = next((s for s in COMMANDS if s.name == args[0]), None)
+        if spec is not None:
+            return render_command(spec, width_here())
+    return None
 
 
 def short_usage() -> str:
@@ -135,35 +157,26 @@ def reference() -> str:
 
     The built-in strategies only: a plug-in installed where this runs is left out.
     """
-    import typer
-
     from .. import strategies as registry
-    from .app import app, bind_all
 
+    parts = [
+        "# Command-line reference",
+        "",
+        "<!-- Generated from the help of every command by `make cli-reference`;",
+        "     do not edit by hand: tests/test_cli_help.py fails when it differs",
+        "     from the help. -->",
+        "",
+        "Every command's `--help`, as printed on a terminal 100 columns wide. Options come",
+        "from flags, `REBALANCE_<OPTION>` variables or a TOML file, in that order "
+        "(see the README).",
+        "",
+    ]
     with registry.built_in_only():
-        bind_all(None)
-        group = typer.main.get_command(app)
-        pages = [("rebalance", group)] + [
-            (f"rebalance {s.name}", group.commands[s.name])  # type: ignore[attr-defined]
-            for s in COMMANDS
+        pages = [("rebalance", render_root(WIDTH - 2))] + [
+            (f"rebalance {s.name}", render_command(s, WIDTH - 2)) for s in COMMANDS
         ]
-        parts = [
-            "# Command-line reference",
-            "",
-            "<!-- Generated from the help of every command by `make cli-reference`;",
-            "     do not edit by hand: tests/test_cli_help.py fails when it differs",
-            "     from the help. -->",
-            "",
-            "Every command's `--help`, as printed on a terminal 100 columns wide. Options come",
-            "from flags, `REBALANCE_<OPTION>` variables or a TOML file, in that order "
-            "(see the README).",
-            "",
-        ]
-        for title, command in pages:
-            ctx = command.make_context(
-                title, [], resilient_parsing=True, max_content_width=WIDTH, terminal_width=WIDTH
-            )
-            parts += [f"## `{title}`", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
+    for title, text in pages:
+        parts += [f"## `{title}`", "", "```text", text.rstrip(), "```", ""]
     return "\n".join(parts)
 
 

@@ -11,8 +11,9 @@ signature typer reads; the strategies' own options come from the registry
 :func:`from_strategy`, so a registered strategy's options are flags like the
 others.
 
-Nothing here imports polars, numpy or pyarrow: ``--help`` reads these
-declarations, and the command bodies import the API when they run.
+Nothing here imports polars, numpy, pyarrow, or typer until a signature is
+made: ``--help`` reads these declarations (:mod:`.help`), and the command
+bodies import the API when they run.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
-
-import typer
 
 from .. import strategies as registry
 from ..defaults import (
@@ -91,6 +90,8 @@ class Flag:
 
     def parameter(self) -> inspect.Parameter:
         """The ``inspect.Parameter`` typer reads for this flag."""
+        import typer
+
         flag = self.resolved()
         info: Any
         if flag.argument:
@@ -176,6 +177,8 @@ def bind(function: Callable[..., Any], spec: CommandSpec, with_registry: bool = 
     after the registry changed (``main`` does, for every run) shows a new
     strategy's flags in ``--help``, the config file and the environment.
     """
+    import typer
+
     context = inspect.Parameter(
         "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
     )
