@@ -33,11 +33,7 @@ from .suggest import usage_message
 
 
 class HelpCommand(TyperCommand):
-    """A command whose usage and ``--help`` come from its declaration (:mod:`.help`)."""
-
-    def collect_usage_pieces(self, ctx: Context) -> list[str]:
-        args = [p.name.upper() for p in self.get_params(ctx) if p.param_type_name == "argument"]
-        return [self.options_metavar or "[OPTIONS]", *args]
+    """A command whose ``--help`` comes from its declaration (:mod:`.help`)."""
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         formatter.write(render_command(SPECS[self.name or ""], formatter.width))
