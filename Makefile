@@ -5,29 +5,45 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make demo` needs the package alone (no test tools, no pyspark): its own stamp.
+# A full install (STAMP) makes this one too.
+BASE_STAMP := $(VENV)/.installed-base
 
 .PHONY: install demo test lint fmt bench clean cli-reference
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet -e .
+	touch $(BASE_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet -e '.[dev,spark]'
+	touch $(STAMP) $(BASE_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The commands are echoed as you would type them (rebalance on the PATH), then run.
+RUN = @run() { echo "\$$ rebalance $$*"; $(BIN)/rebalance "$$@"; }; run
+
+demo: $(BASE_STAMP)
 	@mkdir -p demo_out
-	$(BIN)/rebalance inspect sample_data/transactions.csv --label is_fraud
-	$(BIN)/rebalance apply sample_data/transactions.csv --label is_fraud --strategy undersample \
-		--seed 42 --force -o demo_out/transactions_under.csv --report demo_out/transactions_under.json
-	$(BIN)/rebalance inspect sample_data/support_tickets.parquet --label priority
-	$(BIN)/rebalance apply sample_data/support_tickets.parquet --label priority --strategy smote \
-		--id-columns ticket_id --seed 42 --force -o demo_out/tickets_smote.parquet \
-		--report demo_out/tickets_smote.json
-	$(BIN)/rebalance inspect demo_out/tickets_smote.parquet --label priority
-	@echo "--- report: demo_out/tickets_smote.json"
-	@cat demo_out/tickets_smote.json
+	$(RUN) inspect sample_data/transactions.csv --label is_fraud
+	@echo
+	$(RUN) apply sample_data/transactions.csv --label is_fraud --strategy undersample \
+		--seed 42 -o demo_out/transactions_under.csv --report demo_out/transactions_under.json --force
+	@echo
+	$(RUN) inspect sample_data/support_tickets.parquet --label priority
+	@echo
+	$(RUN) apply sample_data/support_tickets.parquet --label priority --strategy smote \
+		--id-columns ticket_id --seed 42 -o demo_out/tickets_smote.parquet \
+		--report demo_out/tickets_smote.json --force
+	@echo
+	@echo "Every count, parameter and timing is in the JSON reports:"
+	@echo "  demo_out/transactions_under.json, demo_out/tickets_smote.json"
+	@echo "  (e.g. python3 -m json.tool demo_out/tickets_smote.json | less)"
 
 test: $(STAMP)
 	$(BIN)/ruff check rebalance_cli tests benchmarks

@@ -381,12 +381,14 @@ def test_a_misspelt_environment_variable_is_a_warning_with_a_guess(
     out = tmp_path / "o.csv"
     res = cli("apply", data, "-l", "y", "-s", "undersample", "--seed", "1", "-o", out)
     assert res.code == 0
-    assert res.stderr.splitlines() == [
+    lines = res.stderr.splitlines()
+    assert lines[:2] == [
         "rebalance: warning: REBALANCE_K_NEIGHBOURS is not a setting and was ignored "
         "(did you mean REBALANCE_K_NEIGHBORS?)",
         "rebalance: warning: REBALANCE_SEEED is not a setting and was ignored "
         "(did you mean REBALANCE_SEED?)",
     ]
+    assert len(lines) == 3 and lines[2].startswith("rebalance: wrote 20 rows (a: 10, b: 10) to ")
     assert out.exists()
     res = cli("apply", data, "-l", "y", "-s", "undersample", "--seed", "1", "-o", out, "-f", "-q")
     assert (res.code, res.stderr) == (0, "")

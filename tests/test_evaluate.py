@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from rebalance_cli.cli.evaluate import render_plain, render_rich
+from rebalance_cli.cli.render import render_plain, render_rich
 from rebalance_cli.evaluate import (
     ALWAYS,
     METRICS,
@@ -326,7 +326,9 @@ def test_max_rows_takes_a_stratified_sample_and_says_so(cli, write_data) -> None
     )
     assert res.code == 0, res.stderr
     assert "sampled: a seeded stratified sample of 300 of 1,000 rows (--max-rows 300)" in res.stdout
-    assert res.stderr == ""  # no progress bar outside a terminal
+    # no progress bar outside a terminal: a line per finished fold (3 folds x 2 repeats)
+    assert len(res.stderr.splitlines()) == 6
+    assert all(line.startswith("rebalance: evaluate: fold ") for line in res.stderr.splitlines())
     assert "(a 270, b 30)" in res.stdout
     doc = json.loads(
         cli(
@@ -485,7 +487,9 @@ def test_plain_and_rich_renderings() -> None:
     buf = io.StringIO()
     render_rich(result, Console(file=buf, width=200, force_terminal=True, color_system=None))
     shown = buf.getvalue()
-    assert "┃ strategy" in shown and result.verdict.calibration in shown
+    assert result.verdict.calibration in shown
+    rows = [line.split() for line in shown.splitlines() if line.split()[:1] == ["strategy"]]
+    assert rows and rows[0][1:3] == ["ROC-AUC", "AP"]  # one header line, no cell wrapped
 
 
 # ---------------------------------------------------------------- the verdict (pure)

@@ -113,6 +113,25 @@ STAGES: dict[str, Stage] = {
         (("tmp#2", "--shuffle"), *OUT),
         ("o.csv",),
     ),
+    "apply-compressed": Stage(
+        (
+            "apply",
+            "{src}",
+            *UNDER,
+            "-o",
+            "{d}/o.csv.gz",
+            "--test-size",
+            "0.2",
+            "--test-output",
+            "{d}/t.ndjson.zst",
+        ),
+        (
+            ("t.ndjson.zst", "the test output"),
+            ("o.csv.gz", "the output"),
+            ("<outdir>", "the folder"),
+        ),
+        ("o.csv.gz", "t.ndjson.zst"),
+    ),
     "apply-ipc": Stage(
         ("apply", "{src}", *UNDER, "-o", "{d}/o.arrow"),
         (("o.arrow", "the output"), ("<outdir>", "the folder")),

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ..report import Report
 from .. import strategies as registry
 from ..errors import UsageError
 from .common import (
     command_line,
-    console,
     engine_of,
     guarded,
     printing,
@@ -28,25 +22,7 @@ from .common import (
     stderr_is_terminal,
 )
 from .config import require
-
-
-def _render_report(report: Report, console: Console) -> None:
-    from rich.table import Table
-
-    table = Table(title=report.strategy, title_justify="left")
-    table.add_column("class")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
-    for cls, before in report.counts_before.items():
-        table.add_row(cls, f"{before:,}", f"{report.counts_after[cls]:,}")
-    console.print(table)
-    rows = report.rows
-    where = report.output["path"] if report.output else "nothing (dry run)"
-    console.print(
-        f"wrote {rows['written']:,} rows to {where} "
-        f"(synthetic {rows['synthetic']:,}, duplicated {rows['duplicated']:,}, "
-        f"dropped {rows['dropped']:,}); seed {report.seed}"
-    )
+from .render import show_apply
 
 
 @contextmanager
@@ -125,13 +101,12 @@ def apply_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any
                 command=command_line(ctx),
                 settings=settings,
             )
-        for warning in result.warnings:
-            sys.stderr.write(f"rebalance: warning: {warning}\n")
-        if as_json:
-            with printing():
-                sys.stdout.write(result.to_json())
-        elif o["dry_run"]:
-            with printing():
-                _render_report(result, console())
-        elif not quiet and stderr_is_terminal():
-            _render_report(result, stderr_console())
+        with printing():
+            show_apply(
+                result,
+                output=output,
+                report_path=o["report"],
+                as_json=as_json,
+                dry_run=o["dry_run"],
+                quiet=quiet,
+            )

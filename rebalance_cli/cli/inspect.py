@@ -9,12 +9,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ..api import Distribution
 from ..errors import CheckFailed, UsageError
 from .common import (
-    console,
     engine_of,
     guarded,
     printing,
@@ -22,37 +19,7 @@ from .common import (
     settings_of,
 )
 from .config import require
-
-
-def _bar(share: float, width: int = 30) -> str:
-    full = share * width
-    n = int(full)
-    return "█" * n + ("▌" if full - n >= 0.5 else "")
-
-
-def _render_distribution(dist: Distribution, console: Console) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"label: {dist.label}", title_justify="left")
-    table.add_column("class")
-    table.add_column("count", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("", no_wrap=True)
-    top = max(dist.shares().values(), default=1.0)
-    for cls, count in zip(dist.classes, dist.counts, strict=True):
-        share = dist.shares()[cls]
-        table.add_row(cls, f"{count:,}", f"{share:.2%}", _bar(share / top if top else 0))
-    console.print(table)
-    ratio = dist.imbalance_ratio
-    console.print(
-        f"rows: {dist.rows:,}   classes: {len(dist.classes)}   "
-        f"majority: {dist.majority}   minority: {dist.minority}   "
-        f"imbalance ratio: {ratio:.2f}"
-        if ratio is not None
-        else f"rows: {dist.rows:,}"
-    )
-    if dist.nulls:
-        console.print(f"null labels: {dist.nulls:,}")
+from .render import show_distribution
 
 
 def inspect_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:
@@ -84,7 +51,7 @@ def inspect_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: A
                 doc["settings"] = settings
                 sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
             else:
-                _render_distribution(dist, console())
+                show_distribution(dist)
         if max_ratio is not None:
             check_ratio(dist, max_ratio)
 

@@ -463,7 +463,7 @@ APPLY = CommandSpec(
         Flag(
             "quiet",
             ("--quiet", "-q"),
-            "No summary, no progress.",
+            "Errors only: no warnings, summary or progress.",
             type=bool,
             default=False,
             panel=OUTPUT,
@@ -619,7 +619,12 @@ EVALUATE = CommandSpec(
             panel=OUTPUT,
         ),
         Flag(
-            "quiet", ("--quiet", "-q"), "No progress bar.", type=bool, default=False, panel=OUTPUT
+            "quiet",
+            ("--quiet", "-q"),
+            "Errors only: no progress, no warnings.",
+            type=bool,
+            default=False,
+            panel=OUTPUT,
         ),
         INPUT_FORMAT,
         SEPARATOR,

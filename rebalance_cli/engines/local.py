@@ -35,6 +35,7 @@ from ..io import (
     Source,
     check_target,
     commit_all,
+    compression_from_name,
     dictionary_columns,
     frame_batches,
     fs,
@@ -268,7 +269,8 @@ def check_targets(request: Request, source: Source) -> Targets:
             for b, name in enumerate(
                 bag_paths(out, request.stages.bags, fmt_flag, source.format), 1
             ):
-                t.bags.append((name, None, resolve_output_format(name, fmt_flag, source.format)))
+                fmt = resolve_output_format(name, fmt_flag, source.format)
+                t.bags.append((name, None, fmt))
                 planned.append((f"--bags (bag {b})", "bag", name))
             t.out_fmt = t.bags[0][2]
         else:
@@ -279,7 +281,7 @@ def check_targets(request: Request, source: Source) -> Targets:
         test_str = str(test_output)
         if test_str == STDIO:
             raise UsageError("--test-output needs a file path, not stdout")
-        t.test_fmt = resolve_output_format(test_str, fmt_flag, source.format)
+        t.test_fmt = resolve_output_format(test_str, fmt_flag, source.format, "--test-output")
         planned.append(("--test-output", "test output", test_str))
     if request.report_path is not None:
         if request.report_path == STDIO:
@@ -452,12 +454,16 @@ def _write_output(
         sinks.append(test_sink)
         assert targets.test_fmt is not None
         dicts = engine.dictionaries(schema, targets.test_fmt)
+        codec = compression_from_name(str(targets.test_path or ""))
         with writing("test output"):
-            stream.test_writer = open_frame_writer(test_sink.tmp, targets.test_fmt, schema, dicts)
+            stream.test_writer = open_frame_writer(
+                test_sink.tmp, targets.test_fmt, schema, dicts, codec
+            )
     assert targets.out_fmt is not None
     dictionaries = engine.dictionaries(schema, targets.out_fmt)
     frames = stream.frames()
     folder = None
+    codec = compression_from_name(str(targets.out_path or ""))
     try:
         if request.stages.shuffle:
             folder = _shuffle_folder(sink)
@@ -471,7 +477,13 @@ def _write_output(
             )
         with writing("output"):
             write_frames(
-                frames, sink.tmp, targets.out_fmt, prepared.out_schema, dictionaries, stream.stop
+                frames,
+                sink.tmp,
+                targets.out_fmt,
+                prepared.out_schema,
+                dictionaries,
+                stream.stop,
+                codec,
             )
         if stream.test_writer is not None:
             with writing("test output"):
@@ -493,8 +505,13 @@ def _write_output(
         "format": targets.out_fmt,
         "bytes": sink.tmp.stat().st_size,
     }
+    if codec is not None:
+        report.output["compression"] = codec
     if program.split is not None:
         report.extra["split"]["bytes"] = sinks[1].tmp.stat().st_size
+        test_codec = compression_from_name(str(targets.test_path or ""))
+        if test_codec is not None:
+            report.extra["split"]["compression"] = test_codec
 
 
 def _shuffle_folder(sink: AtomicFile) -> Path:
@@ -534,8 +551,9 @@ def _write_bags(
             sink = AtomicFile(path, what=f"bag {name}")
             sinks.append(sink)
             dicts = engine.dictionaries(schema, fmt)
+            codec = compression_from_name(name)
             with writing(f"bag {name}"):
-                writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts))
+                writers.append(open_frame_writer(sink.tmp, fmt, schema, dicts, codec))
         stream = Stream(engine, program, request, schema, outcome)
         stream.bag_writers = writers[1:]
         stream.bag_names = names[1:]
@@ -560,6 +578,9 @@ def _write_bags(
         entry["counts"] = per_class(program.layout, list(w))
         entry["format"] = targets.bags[entry["bag"] - 1][2]
         entry["bytes"] = sink.tmp.stat().st_size
+        codec = compression_from_name(targets.bags[entry["bag"] - 1][0])
+        if codec is not None:
+            entry["compression"] = codec
     report.output = {
         "path": "; ".join(t[0] for t in targets.bags),
         "format": targets.bags[0][2],

@@ -53,7 +53,14 @@ from ..cells import Layout, counts_layout, per_class
 from ..classes import COUNT, ClassIndex, Distribution, has_label
 from ..columns import check_label
 from ..errors import DataError, InputOutputError, RebalanceError, RefusedError, UsageError
-from ..io import STDIO, ReadOptions, check_target, format_from_name, resolve_output_format
+from ..io import (
+    STDIO,
+    ReadOptions,
+    check_target,
+    compression_from_name,
+    format_from_name,
+    resolve_output_format,
+)
 from ..plan import Plan, TargetSpec
 from ..report import Report, write_report
 from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, from_keywords
@@ -1134,7 +1141,13 @@ def _targets(request: Request, fmt: str) -> list[_Target]:
         found.append((str(request.stages.test_output).rstrip("/"), "test output"))
     targets = []
     for name, what in found:
-        out_fmt = resolve_output_format(name, flag, fmt)
+        out_fmt = resolve_output_format(name, flag, fmt, "-o" if what == "output" else what)
+        if compression_from_name(name) is not None:
+            raise UsageError(
+                f"the Spark engine writes a folder of uncompressed part files, not {name}",
+                hint="name the output without its compressed ending (Parquet is compressed "
+                "inside), or run without --engine spark",
+            )
         if out_fmt not in SPARK_FORMATS:
             raise UsageError(
                 f"the Spark engine writes {', '.join(SPARK_FORMATS)}, not {out_fmt}",

@@ -67,6 +67,32 @@ Resampler = Callable[[str, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.nd
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class Step:
+    """Where a cross-validation is, for a progress display.
+
+    Given before every fit (``finished`` false: ``strategy`` is about to be fitted on
+    fold ``fold`` of repeat ``repeat``, both counted from 1; an empty ``strategy``
+    while the fold is encoded), and when every strategy has been scored on that fold
+    (``finished`` true, ``strategy`` empty): ``scores`` holds each strategy's score on
+    the primary metric in this fold, ``seconds`` the fold's time. ``done`` of ``total``
+    fits are done. The folds are the outer loop (each is encoded once for every
+    strategy), so a fold is the unit that completes as a run goes.
+    """
+
+    strategy: str
+    repeat: int
+    fold: int
+    done: int
+    total: int
+    finished: bool = False
+    scores: Mapping[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+Steps = Callable[[Step], None]
+
+
 # ---------------------------------------------------------------- the verdict (pure)
 
 ALPHA = 0.05  # one-sided level of the verdict's test, family-wise over the strategies (Holm)
@@ -1000,12 +1026,14 @@ class _CrossValidation:
         samplers: list[str],
         resample: Resampler,
         progress: Progress | None,
+        steps: Steps | None = None,
     ) -> None:
         self.data = data_
         self.protocol = protocol
         self.samplers = samplers
         self.resample = resample
         self.progress = progress
+        self.steps = steps
         self.k = len(data_.classes)
         self.positive = _positive_class(data_)
         self.split_seeds = [_derive(protocol.seed, 1, r) for r in range(protocol.repeats)]
@@ -1032,9 +1060,21 @@ class _CrossValidation:
                     n_splits=p.folds, shuffle=True, random_state=self.split_seeds[r]
                 )
                 for f, (train, test) in enumerate(splitter.split(np.zeros(y.size), y)):
+                    started, first = time.perf_counter(), len(self.scores)
+                    self._announce("", r, f)  # encoding the fold
                     fold = self._fold(r, f, train, test)
                     self._baselines(fold)
                     self._sampled(fold)
+                    if self.steps:
+                        scores = {s.strategy: s.scores[p.metric] for s in self.scores[first:]}
+                        seconds = time.perf_counter() - started
+                        self.steps(
+                            Step("", r + 1, f + 1, self.done, self.total, True, scores, seconds)
+                        )
+
+    def _announce(self, name: str, r: int, f: int) -> None:
+        if self.steps:
+            self.steps(Step(name, r + 1, f + 1, self.done, self.total))
 
     def _fold(self, r: int, f: int, train: np.ndarray, test: np.ndarray) -> _Fold:
         frame, y = self.data.frame, self.data.y
@@ -1086,6 +1126,7 @@ class _CrossValidation:
         y_train = fold.y_train
         prior = np.bincount(y_train, minlength=k) / y_train.size
         for name in ("none", "class-weight"):
+            self._announce(name, fold.repeat, fold.index)
             t0 = time.perf_counter()
             clf = make_classifier(
                 self.protocol.classifier, fold.seed, balanced=name == "class-weight"
@@ -1108,6 +1149,7 @@ class _CrossValidation:
     def _sampled(self, fold: _Fold) -> None:
         """Each sampler, fitted on its resampled training rows."""
         for name in self.samplers:
+            self._announce(name, fold.repeat, fold.index)
             t0 = time.perf_counter()
             if self.protocol.resample_before_split:
                 xl, yl = self.leaked[name]
@@ -1225,6 +1267,7 @@ def evaluate(
     progress: Progress | None = None,
     resample_before_split: bool = False,
     command: list[str] | None = None,
+    steps: Steps | None = None,
 ) -> EvaluationResult:
     """Cross-validate ``none``, ``none+threshold``, ``class-weight`` and the samplers.
 
@@ -1232,7 +1275,8 @@ def evaluate(
     ``resampler`` replaces this project's samplers (benchmarks compare other
     libraries through it). ``resample_before_split`` is a debugging aid that
     commits the classic leakage on purpose (resampling the whole data before the
-    split); its scores are meaningless.
+    split); its scores are meaningless. ``progress(done, total)`` is called after
+    every fit; ``steps`` gets a :class:`Step` before every fit and after every fold.
     """
     _check_settings(folds, repeats, metric, classifier, max_rows, k_neighbors)
     protocol = _Protocol(
@@ -1250,7 +1294,7 @@ def evaluate(
     _add_protocol_warnings(warnings, data_, protocol, chosen)
     samplers = [s for s in chosen if s in SAMPLERS]
     cv = _CrossValidation(
-        data_, protocol, samplers, resampler or own_resampler(k_neighbors), progress
+        data_, protocol, samplers, resampler or own_resampler(k_neighbors), progress, steps
     )
     cv.run()
     return _result(label, data_, protocol, chosen, cv, warnings, command)

@@ -2,7 +2,14 @@
 
 from . import fs
 from .errors import first_line, reading, writing
-from .formats import FORMATS, STDIO, check_format_name, format_from_name, resolve_output_format
+from .formats import (
+    FORMATS,
+    STDIO,
+    check_format_name,
+    compression_from_name,
+    format_from_name,
+    resolve_output_format,
+)
 from .sinks import (
     TMP_SUFFIX,
     AtomicFile,
@@ -30,6 +37,7 @@ __all__ = [
     "check_format_name",
     "check_target",
     "commit_all",
+    "compression_from_name",
     "dictionary_columns",
     "first_line",
     "format_from_name",

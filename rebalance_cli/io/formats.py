@@ -27,6 +27,15 @@ EXTENSIONS: dict[str, str] = {
 COMPRESSED = (".gz", ".zst", ".zstd")
 
 
+# The codec a name ending asks for, read and written alike.
+CODECS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+
+
+# Formats that may be compressed as a whole: row formats. Parquet and Arrow IPC
+# compress inside the file (Parquet output is zstd already).
+TEXT_FORMATS = ("csv", "tsv", "ndjson")
+
+
 NAMES = {
     "csv": "CSV",
     "tsv": "TSV",
@@ -91,20 +100,57 @@ def sniff_text(head: bytes) -> str:
     return "csv"
 
 
-def resolve_output_format(output: str, flag: str | None, input_fmt: str) -> str:
-    """The output format: the flag, else the extension, else (for stdout) the input's."""
+def compression_from_name(name: str) -> str | None:
+    """``gzip`` for ``x.csv.gz``, ``zstd`` for ``x.csv.zst`` or ``.zstd``, else None."""
+    lower = name.lower()
+    for ext, codec in CODECS.items():
+        if lower.endswith(ext):
+            return codec
+    return None
+
+
+def _agrees(named: str, chosen: str, name: str) -> bool:
+    """Whether a name's extension fits the format asked for: the same format, or a
+    ``.txt`` name, which says "text", for CSV and TSV."""
+    if named == chosen:
+        return True
+    plain = name.lower()
+    for ext in COMPRESSED:
+        plain = plain.removesuffix(ext)
+    return plain.endswith(".txt") and chosen in ("csv", "tsv")
+
+
+def resolve_output_format(output: str, flag: str | None, input_fmt: str, what: str = "-o") -> str:
+    """The output format: the flag, else the extension, else (for stdout) the input's.
+
+    A name whose extension says another format than ``--output-format``
+    (``-o out.csv --output-format parquet``) is a usage error, as is a compressed
+    name for a format that is not a row format (``x.parquet.gz``). ``what`` names
+    the option the path came from, for the message.
+    """
     chosen = check_format_name(flag, "--output-format")
-    if chosen:
-        return chosen
     if output == STDIO:
-        return input_fmt
-    named = format_from_name(Path(output).name)
-    if named is None:
+        return chosen or input_fmt
+    name = Path(output).name
+    named = format_from_name(name)
+    if chosen and named and not _agrees(named, chosen, name):
+        raise UsageError(
+            f"{what} {output} ends like {NAMES[named]}, but --output-format says {NAMES[chosen]}",
+            hint=f"give {what} a name that ends like the format, or leave out --output-format",
+        )
+    fmt = chosen or named
+    if fmt is None:
         raise UsageError(
             f"cannot tell the output format from {output!r}",
             hint="use an extension such as .csv or .parquet, or --output-format "
             f"({', '.join(FORMATS)})",
         )
-    if Path(output).name.lower().endswith(COMPRESSED):
-        raise UsageError(f"compressed output ({output}) is not supported; write .parquet instead")
-    return named
+    codec = compression_from_name(name)
+    if codec is not None and fmt not in TEXT_FORMATS:
+        raise UsageError(
+            f"{what} {output} asks for {codec} around {NAMES[fmt]}, which is compressed "
+            "inside the file already",
+            hint=f"leave out the {Path(name).suffix} ending; only CSV, TSV and NDJSON "
+            "are written compressed",
+        )
+    return fmt

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -458,12 +459,87 @@ def open_writer(
     return _GroupedWriter(path, fmt, schema, dictionaries)
 
 
+GZIP_LEVEL = 6  # gzip's own default: about as small as 9, several times faster
+
+
+class CompressedFile:
+    """A write-only binary file that compresses what it is given into a file of the
+    file layer (:class:`fs.File`, so its writes are the layer's like any other).
+
+    One stream per file, never flushed midway, so the bytes depend only on the
+    bytes written, not on how the writer cut them (its ``flush`` does nothing):
+    gzip by zlib at level 6, with no file name and time 0 in the header; zstd
+    by pyarrow at its default level. A rerun writes the same file.
+    """
+
+    def __init__(self, out: fs.File, codec: str) -> None:
+        self.codec = codec
+        self.closed = False
+        self._file = out
+        self._zlib: Any = None
+        self._zstd: Any = None
+        if codec == "gzip":
+            self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        elif codec == "zstd":
+            import pyarrow as pa
+
+            self._zstd = pa.CompressedOutputStream(pa.PythonFile(out, mode="w"), "zstd")
+        else:
+            raise ValueError(f"unknown codec {codec!r}")
+
+    @property
+    def error(self) -> OSError | None:
+        """The OS error of a write, kept as it was (polars and pyarrow, which call
+        write(), hand it back as text of their own)."""
+        return self._file.error
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._zlib is not None:
+            self._file.write(self._zlib.compress(data))
+        else:
+            self._zstd.write(data)
+        return memoryview(data).nbytes
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        """Nothing: a flush would end a compressed block where the writer called it."""
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self._zlib is not None:
+                self._file.write(self._zlib.flush())
+            else:
+                self._zstd.close()  # the end of the frame; it leaves the file open
+        except BaseException:
+            self._file.abandon()
+            raise
+        self._file.close()
+
+    def abandon(self) -> None:
+        """Close without ending the stream (the file is being thrown away)."""
+        self.closed = True
+        self._file.abandon()
+
+
+def open_binary(path: Path, compression: str | None = None) -> fs.File | CompressedFile:
+    """A binary file of the file layer at ``path``, compressed when asked."""
+    out = fs.create(path)
+    return out if compression is None else CompressedFile(out, compression)
+
+
 class _TextWriter:
     """CSV, TSV or NDJSON written frame by frame (row formats: the bytes do not
-    depend on how the rows were cut into frames)."""
+    depend on how the rows were cut into frames), compressed when asked."""
 
-    def __init__(self, path: Path, fmt: str, schema: pl.Schema) -> None:
-        self.fh: Any = fs.create(path)  # a binary file, to polars
+    def __init__(
+        self, path: Path, fmt: str, schema: pl.Schema, compression: str | None = None
+    ) -> None:
+        self.fh: Any = open_binary(path, compression)  # a binary file, to polars
         self.fmt = fmt
         self.schema = schema
         self.header = fmt in ("csv", "tsv")
@@ -509,16 +585,18 @@ def open_frame_writer(
     fmt: str,
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
+    compression: str | None = None,
 ) -> _GroupedWriter | _TextWriter:
     """A writer that takes frames one at a time, in the calling thread.
 
     For runs with several outputs (the test split, bags), where one input
     stream feeds several files. Parquet and IPC go through pyarrow with fixed
-    row groups; the bytes do not depend on the batching.
+    row groups; the bytes do not depend on the batching. CSV, TSV and NDJSON may
+    be compressed (``gzip``, ``zstd``) as they are written.
     """
     if fmt in ("parquet", "ipc"):
         return open_writer(path, fmt, schema, dictionaries)
-    return _TextWriter(path, fmt, schema)
+    return _TextWriter(path, fmt, schema, compression)
 
 
 class SinkStopped(Exception):
@@ -586,7 +664,11 @@ class _FrameSource:
 
 
 def _sink(
-    lazy: pl.LazyFrame, out: fs.File, fmt: str, schema: pl.Schema, errors: list[BaseException]
+    lazy: pl.LazyFrame,
+    out: fs.File | CompressedFile,
+    fmt: str,
+    schema: pl.Schema,
+    errors: list[BaseException],
 ) -> None:
     """Run polars' streaming sink of ``fmt`` into ``out``; an error goes to ``errors``."""
     target: Any = out  # a binary file, to polars
@@ -612,6 +694,7 @@ def write_frames(
     schema: pl.Schema,
     dictionaries: dict[str, list[str]] | None = None,
     stop: threading.Event | None = None,
+    compression: str | None = None,
 ) -> None:
     """Write a stream of frames (all of ``schema``) to ``path`` as ``fmt``.
 
@@ -623,7 +706,9 @@ def write_frames(
     its bytes would depend on the batching), unless a column is a 128-bit integer,
     which pyarrow cannot hold: then polars' IPC sink with fixed record batches.
     ``stop`` is set on a signal; the stream should check it between batches and
-    raise :class:`SinkStopped`.
+    raise :class:`SinkStopped`. With ``compression`` (``gzip`` or ``zstd``, for
+    CSV, TSV and NDJSON) polars' sink writes into a :class:`CompressedFile`, one
+    stream whose bytes do not depend on how polars cut its writes.
     """
     wide = bool(wide_integer_columns(schema))
     if fmt == "parquet" and dictionaries and wide:
@@ -638,7 +723,8 @@ def write_frames(
     source = _FrameSource(frames, stop)
     lazy = register_io_source(source, schema=schema)
     sink_error: list[BaseException] = []
-    out = fs.create(path)
+    assert compression is None or fmt in ("csv", "tsv", "ndjson"), fmt
+    out = open_binary(path, compression)
     worker = threading.Thread(
         target=_sink,
         args=(lazy, out, fmt, schema, sink_error),
