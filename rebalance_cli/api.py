@@ -17,14 +17,14 @@ import polars as pl
 from .classes import Distribution
 from .columns import check_label
 from .engines import local
-from .io import ReadOptions, open_source, reading
+from .io import ReadOptions, open_source
+from .phases import Observer, Phases
 from .plan import TargetSpec
 from .report import Report
 from .request import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_CLASSES,
     DEFAULT_MAX_OUTPUT_ROWS,
-    Progress,
     from_keywords,
 )
 
@@ -35,16 +35,20 @@ def inspect(
     *,
     read: ReadOptions | None = None,
     max_classes: int | None = DEFAULT_MAX_CLASSES,
+    progress: Observer | None = None,
 ) -> Distribution:
-    """Count the classes of ``label`` in a file (or ``-`` for stdin)."""
-    source = open_source(data, read)
+    """Count the classes of ``label`` in a file (or ``-`` for stdin).
+
+    Its phases are ``spool`` (stdin), ``read`` and ``count``; ``progress`` hears of them.
+    """
+    phases = Phases.for_run(progress)
+    source = open_source(data, read, phases=phases)
     try:
         with source.guard():
-            lf = source.scan()
-            with reading(source.display):
-                schema = lf.collect_schema()
+            lf, schema = local.read_schema(source, phases)
             check_label(schema, label, source.display)
-            index = local.count_classes(lf, label, source.display, max_classes)
+            with phases.phase("count"):
+                index = local.count_classes(lf, label, source.display, max_classes)
     finally:
         source.close()
     counts = index.counts
@@ -89,7 +93,7 @@ def rebalance(
     max_classes: int | None = DEFAULT_MAX_CLASSES,
     max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
     report_path: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
+    progress: Observer | None = None,
     command: list[str] | None = None,
     settings: dict[str, Any] | None = None,
 ) -> Report:
@@ -107,6 +111,9 @@ def rebalance(
     ``test_size`` holds out a stratified test split, untouched, in
     ``test_output``; ``by`` plans each group on its own.
     ``settings`` (effective option values and their sources) goes into the report.
+    ``progress`` is called with every :class:`~rebalance_cli.phases.PhaseEvent` of the
+    run (phases started, progress inside them, phases ended), from the thread doing
+    the work; an exception it raises ends the run.
     """
     keywords = {k: v for k, v in locals().items() if k != "data"}
     return local.run(from_keywords(keywords), data)

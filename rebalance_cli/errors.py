@@ -88,14 +88,19 @@ class CheckFailed(RebalanceError):
 
 
 class Interrupted(RebalanceError):
-    """SIGINT or SIGTERM arrived; temporary files were removed."""
+    """SIGINT, SIGTERM or SIGHUP arrived; temporary files were removed (exit 128 + the
+    signal's number: 130, 143, 129)."""
 
     exit_code = INTERRUPTED
     kind = "interrupted"
 
-    def __init__(self, signal_number: int) -> None:
+    def __init__(self, signal_number: int, committed: bool = False) -> None:
         import signal
 
         name = signal.Signals(signal_number).name
-        super().__init__(f"stopped by {name}; no output was written")
-        self.exit_code = 128 + signal_number
+        if committed:  # it came after every file was in place: they stay
+            super().__init__(f"stopped by {name} after the output was written")
+        else:
+            super().__init__(f"stopped by {name}; no output was written")
+        self.signal_number = int(signal_number)
+        self.exit_code = 128 + int(signal_number)

@@ -4,7 +4,8 @@ Every method gives the same answer whatever the number of threads: work is split
 into blocks of a fixed shape, each on single-threaded BLAS, run on a thread pool
 and written to its own slot; ties are broken by row index.
 
-- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree, one thread;
+- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree, queried in blocks of
+  ``KD_QUERY_ROWS`` rows on the thread pool (a row's answer does not depend on the others);
 - ``brute`` (exact) otherwise: for a block of query rows and a slice of candidate
   rows, one float32 matrix product scores every pair (||x||^2/2 - q.x); the
   (k+1)-th smallest of the minima over groups of ``_LANES`` candidates bounds the
@@ -18,6 +19,10 @@ and written to its own slot; ties are broken by row index.
   then index. Its recall@k is measured against ``brute`` on a fixed sample of
   ``RECALL_SAMPLE`` rows every time; under ``RECALL_FLOOR`` the search is widened, and
   in the end replaced by ``brute``.
+
+Every search takes an optional ``tick(done, total)`` (rows searched so far), called
+between blocks in the thread that waits for them; it may raise to stop the search (a
+signal: see ``phases``), and the blocks not yet started are then cancelled.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+Tick = Callable[[int, int], None]
 
 KD_TREE_MAX_DIMS = 15
 KD_TREE_MAX_ROWS = 2_000_000
@@ -41,20 +48,22 @@ def method_for(n: int, d: int) -> str:
     return "ivf" if n >= APPROX_MIN_ROWS else "brute"
 
 
-def nearest_neighbours(x: np.ndarray, k: int, method: str | None = None) -> np.ndarray:
+def nearest_neighbours(
+    x: np.ndarray, k: int, method: str | None = None, tick: Tick | None = None
+) -> np.ndarray:
     """Indices (n, k) of each row's k nearest other rows, nearest first (Euclidean)."""
     n, d = x.shape
     method = method or method_for(n, d)
     if method == "kd-tree":
-        return _kd_tree(x, k)
+        return _kd_tree(x, k, tick)
     if method == "brute":
-        return _brute(x, k)
+        return _brute(x, k, tick)
     if method == "ivf":
-        return _ivf(x, k, *IVF_WIDTHS[0])
+        return _ivf(x, k, *IVF_WIDTHS[0], tick=tick)
     raise ValueError(f"unknown kNN method {method!r}")
 
 
-def neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, str]:
+def neighbours(x: np.ndarray, k: int, tick: Tick | None = None) -> tuple[np.ndarray, str]:
     """``nearest_neighbours`` by ``method_for``, and a description of how they were found.
 
     For ``ivf`` the description carries the recall@k measured on a fixed random sample of
@@ -65,29 +74,44 @@ def neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, str]:
     n, d = x.shape
     method = method_for(n, d)
     if method != "ivf":
-        return nearest_neighbours(x, k, method), method
+        return nearest_neighbours(x, k, method, tick), method
     sample = min(n, RECALL_SAMPLE)
     for probes, spill in IVF_WIDTHS:
-        found = _ivf(x, k, probes, spill)
+        found = _ivf(x, k, probes, spill, tick)
         recall = sample_recall(x, found)
         if recall >= RECALL_FLOOR:
             return found, (
                 f"ivf (approximate: {probes} probes, spill {spill}; "
                 f"recall@{k} {recall:.4f} on {sample} sampled rows)"
             )
-    return _brute(x, k), f"brute (ivf recall@{k} {recall:.4f} < {RECALL_FLOOR})"
+    return _brute(x, k, tick), f"brute (ivf recall@{k} {recall:.4f} < {RECALL_FLOOR})"
 
 
-def _parallel(work: Callable[[int], None], items: Iterable[int]) -> None:
-    """Run ``work`` over ``items`` on all cores, each call on single-threaded BLAS."""
+def _rows_done(tick: Tick | None, n: int, step: int) -> Callable[[int], None] | None:
+    """For ``_parallel`` over blocks of ``step`` rows starting at s: the rows done."""
+    if tick is None:
+        return None
+    return lambda s: tick(min(n, s + step), n)
+
+
+def _parallel(
+    work: Callable[[int], None],
+    items: Iterable[int],
+    done: Callable[[int], None] | None = None,
+) -> None:
+    """Run ``work`` over ``items`` on all cores, each call on single-threaded BLAS;
+    ``done(item)`` is called for each finished item, in order, by the waiting thread
+    (an exception it raises cancels the items not started)."""
     from threadpoolctl import threadpool_limits
 
     workers = WORKERS or max(1, min(8, os.cpu_count() or 1))
     with threadpool_limits(limits=1, user_api="blas"):
         pool = ThreadPoolExecutor(workers)
         try:
-            for _ in pool.map(work, items):
-                pass
+            order = list(items)
+            for item, _ in zip(order, pool.map(work, order), strict=True):
+                if done is not None:
+                    done(item)
         except BaseException:
             # an interrupt (or a failed block) must not wait for the blocks still queued
             pool.shutdown(wait=False, cancel_futures=True)
@@ -95,10 +119,28 @@ def _parallel(work: Callable[[int], None], items: Iterable[int]) -> None:
         pool.shutdown()
 
 
-def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
+KD_QUERY_ROWS = 1024
+
+
+def _kd_query(x: np.ndarray, kk: int, tick: Tick | None = None) -> np.ndarray:
+    """scikit-learn's KDTree over ``x``, each row's ``kk`` nearest rows (itself among
+    them), queried ``KD_QUERY_ROWS`` rows at a time on the thread pool."""
     from sklearn.neighbors import KDTree
 
-    found = KDTree(x).query(x, k=k + 1, return_distance=False)
+    n = x.shape[0]
+    tree = KDTree(x)
+    found = np.empty((n, kk), dtype=np.intp)
+
+    def block(s: int) -> None:
+        e = min(n, s + KD_QUERY_ROWS)
+        found[s:e] = tree.query(x[s:e], k=kk, return_distance=False)
+
+    _parallel(block, range(0, n, KD_QUERY_ROWS), _rows_done(tick, n, KD_QUERY_ROWS))
+    return found
+
+
+def _kd_tree(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
+    found = _kd_query(x, k + 1, tick)
     # With duplicate rows the row itself need not come first: drop it where it
     # appears, otherwise drop the farthest.
     is_self = found == np.arange(x.shape[0])[:, None]
@@ -107,7 +149,7 @@ def _kd_tree(x: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(found, order[:, :k], axis=1)
 
 
-def _brute(x: np.ndarray, k: int) -> np.ndarray:
+def _brute(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
     """Exact: every row against every row, in blocks of ``_SEARCH_ROWS`` rows."""
     n = x.shape[0]
     x32 = np.ascontiguousarray(x, dtype=np.float32)
@@ -121,7 +163,7 @@ def _brute(x: np.ndarray, k: int) -> np.ndarray:
         e = min(n, s + _SEARCH_ROWS)
         out[s:e] = _search_rows(x32[s:e], x[s:e], ids[s:e], slices, k, slack)[0]
 
-    _parallel(block, range(0, n, _SEARCH_ROWS))
+    _parallel(block, range(0, n, _SEARCH_ROWS), _rows_done(tick, n, _SEARCH_ROWS))
     return out
 
 
@@ -392,7 +434,7 @@ def _top_cells(x32: np.ndarray, cent: np.ndarray, t: int) -> np.ndarray:
     return out
 
 
-def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
+def _ivf(x: np.ndarray, k: int, probes: int, spill: int, tick: Tick | None = None) -> np.ndarray:
     """Approximate k nearest neighbours: exact search inside a few k-means cells per row.
 
     Every row is filed in the ``spill`` cells whose centroids are nearest to it, and
@@ -442,7 +484,11 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int) -> np.ndarray:
         )
         found[qs:qe] = _pack(nb, d2)
 
-    _parallel(cell_work, range(cells))
+    def cells_done(c: int) -> None:  # the rows filed to search in cells 0..c, as rows
+        if tick is not None:
+            tick(int(n * int(q_starts[c + 1]) // max(1, int(q_starts[-1]))), n)
+
+    _parallel(cell_work, range(cells), cells_done)
     out = np.empty((n, k), dtype=np.int64)
     step = 4096
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from types import MappingProxyType
@@ -25,6 +25,7 @@ from . import strategies as registry
 from .defaults import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS
 from .errors import UsageError
 from .io import ReadOptions
+from .phases import Observer
 from .plan import TargetSpec, parse_target
 from .stages import Stages
 from .stages import check as check_stages
@@ -32,7 +33,6 @@ from .stages.split import parse_share
 from .strategies import Option, Strategy
 
 _STAGE_FIELDS = frozenset(f.name for f in fields(Stages))
-Progress = Callable[[str, int, int], None]
 
 
 def resolve_seed(seed: int | None) -> tuple[int, str]:
@@ -70,7 +70,7 @@ class Request:
     force: bool = False
     dry_run: bool = False
     # how it is shown
-    progress: Progress | None = None
+    progress: Observer | None = None  # told of the run's phases (rebalance_cli.phases)
     command: list[str] | None = None
     settings: dict[str, Any] | None = None
     warnings: tuple[str, ...] = field(default=())

@@ -394,6 +394,22 @@ def test_a_misspelt_environment_variable_is_a_warning_with_a_guess(
     assert (res.code, res.stderr) == (0, "")
 
 
+def test_the_test_hook_variables_are_not_taken_for_typos(monkeypatch):
+    """REBALANCE_TEST_SIGNAL (phases' test hook) is close to REBALANCE_TEST_SIZE, and is not
+    an option: no warning. A typo of a real option with the same start still gets one."""
+    from rebalance_cli.cli.config import env_typos
+    from rebalance_cli.cli.options import setting_names
+
+    for name in [v for v in os.environ if v.startswith("REBALANCE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("REBALANCE_TEST_SIGNAL", "")
+    assert env_typos(setting_names) == []
+    monkeypatch.setenv("REBALANCE_TEST_SIZ", "0.2")
+    assert env_typos(setting_names) == [
+        "REBALANCE_TEST_SIZ is not a setting and was ignored (did you mean REBALANCE_TEST_SIZE?)"
+    ]
+
+
 def test_a_capitalised_boolean_in_the_environment_is_accepted(cli, data, tmp_path, monkeypatch):
     monkeypatch.setenv("REBALANCE_SHUFFLE", "True")
     report = tmp_path / "r.json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,6 +10,7 @@ import typer
 
 from .. import strategies as registry
 from ..errors import UsageError
+from ..phases import Observer
 from .common import (
     command_line,
     engine_of,
@@ -26,33 +27,15 @@ from .render import show_apply
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+def _progress(enabled: bool) -> Iterator[Observer | None]:
+    """The phases of the run as a progress bar on stderr, on a terminal only."""
     if not enabled or not stderr_is_terminal():
         yield None
         return
-    console = stderr_console()
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from .progress import phase_bar
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} rows"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not stderr_is_terminal(),
-    )
-    tasks: dict[str, Any] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(
-                "writing" if phase == "write" else "synthesising", total=total
-            )
-        bar.update(tasks[phase], completed=done, total=total)
-
-    with bar:
-        yield update
+    with phase_bar(stderr_console()) as bar:
+        yield bar
 
 
 def apply_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:

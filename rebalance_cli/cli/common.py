@@ -10,6 +10,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,6 +20,7 @@ import typer
 if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at start-up)
     from rich.console import Console
 
+from .. import phases
 from ..errors import INTERNAL, InputOutputError, Interrupted, RebalanceError, UsageError
 from .config import env_typos, load_config, resolve
 from .options import COMMANDS as SPECS
@@ -43,20 +45,62 @@ def fail(err: RebalanceError) -> NoReturn:
     raise typer.Exit(err.exit_code)
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Interrupted(signum)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGINT, SIGTERM, SIGHUP: every part of the run is told to stop, and the main
+    thread unwinds (removing temporary files) from where it is. A second signal
+    while it unwinds is noted, not raised, so the clean-up runs to its end."""
+    if phases.request_stop(signum, final=True):
+        raise phases.interrupted(signum)
+
+
+def _quiet_unraisable(hook: Any) -> Any:
+    """An unraisable-exception hook that drops the interrupt: a signal that lands in
+    a finaliser must not print "Exception ignored ..." (the stop flag is set, and the
+    run stops at its next check)."""
+
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, Interrupted | KeyboardInterrupt):
+            return
+        hook(unraisable)
+
+    return quiet
+
+
+def _quiet_thread_errors(hook: Any) -> Any:
+    """A thread hook that drops the interrupt of a worker thread (the main thread
+    reports it, once)."""
+
+    def quiet(args: Any) -> None:
+        if issubclass(args.exc_type, Interrupted | KeyboardInterrupt):
+            return
+        hook(args)
+
+    return quiet
 
 
 @contextmanager
 def guarded() -> Iterator[None]:
-    """Map every failure to one stderr line and an exit code; SIGTERM cleans up too."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    """Map every failure to one stderr line and an exit code; SIGINT, SIGTERM and
+    SIGHUP stop the run (see :mod:`rebalance_cli.phases`), which cleans up too. A
+    signal the parent ignores (``nohup``'s SIGHUP, SIGINT in a background job of a
+    script) stays ignored."""
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    for s in SIGNALS if on_main else ():
+        if signal.getsignal(s) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            previous[s] = signal.signal(s, _on_signal)
+    hooks = sys.unraisablehook, threading.excepthook
+    sys.unraisablehook = _quiet_unraisable(hooks[0])
+    threading.excepthook = _quiet_thread_errors(hooks[1])
     try:
         yield
     except RebalanceError as err:
         fail(err)
     except KeyboardInterrupt:
-        fail(Interrupted(signal.SIGINT))
+        fail(phases.interrupted(phases.stop_requested() or signal.SIGINT))
     except BrokenPipeError:
         # The reader went away (`| head`): not our error, and nothing to report.
         quiet_stdout()
@@ -73,7 +117,9 @@ def guarded() -> Iterator[None]:
         )
         raise typer.Exit(INTERNAL) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sys.unraisablehook, threading.excepthook = hooks
 
 
 @contextmanager

@@ -20,12 +20,16 @@ from typing import Any
 
 import typer
 
+from .. import phases
 from ..errors import InputOutputError, UsageError, did_you_mean
 
 DEFAULT_FILE = "rebalance.toml"
 ENV_PREFIX = "REBALANCE_"
 NOT_SETTINGS = frozenset({"config", "data", "ctx"})
-NOT_OPTION_VARIABLES = frozenset({"REBALANCE_CONFIG", "REBALANCE_DEBUG"})
+# REBALANCE_* variables that are not options (never "did you mean"-ed): a new one goes here
+NOT_OPTION_VARIABLES = frozenset(
+    {"REBALANCE_CONFIG", "REBALANCE_DEBUG", phases.TEST_SIGNAL, phases.TEST_SIGNAL_STAMP}
+)
 
 
 @dataclass(frozen=True)

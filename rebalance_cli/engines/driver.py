@@ -20,6 +20,7 @@ from ..cells import CellPlan, Layout, per_class, plan_cells
 from ..classes import ClassIndex
 from ..columns import check_label, named_columns, resolve_features
 from ..errors import DataError
+from ..phases import Phases
 from ..report import Report
 from ..request import Request
 from ..stages.bags import bag_seeds
@@ -90,8 +91,11 @@ def prepare(
     timings: dict[str, float],
     warnings: list[str],
     input_format: str | None = None,
+    phases: Phases | None = None,
 ) -> Prepared:
-    """Pass 1 and the plan: everything short of writing a row."""
+    """Pass 1 and the plan: everything short of writing a row (the phases ``count``
+    and ``plan``)."""
+    phases = phases or Phases()
     label, strategy, o = request.label, request.strategy, request.options
     check_label(schema, label, display)
     by = named_columns("--by", request.stages.by, schema, label)
@@ -104,8 +108,28 @@ def prepare(
         )
         shrink_cols = [c for c in chosen if c not in by]
 
-    layout = _count(engine, by, display, request, timings, warnings, input_format)
+    with phases.phase("count"):
+        layout = _count(engine, by, display, request, timings, warnings, input_format)
+    with phases.phase("plan"):
+        return _plan(
+            engine, schema, request, setup, by, shrink_cols, layout, timings, warnings, phases
+        )
 
+
+def _plan(
+    engine: Counter,
+    schema: pl.Schema,
+    request: Request,
+    setup: Setup,
+    by: list[str],
+    shrink_cols: list[str],
+    layout: Layout,
+    timings: dict[str, float],
+    warnings: list[str],
+    phases: Phases,
+) -> Prepared:
+    """The plan of every cell and the program of pass 2, from pass 1's layout."""
+    strategy = request.strategy
     split = None
     before = layout.counts
     if request.test_share is not None:
@@ -121,7 +145,7 @@ def prepare(
     timings["plan"] = time.perf_counter() - t0
     keep, fit = None, None
     if setup.cleaner is not None:
-        keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings)
+        keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings, phases)
         cellplan = cellplan.fitted(layout, [int(m.size - m.sum()) for m in keep])
     warnings.extend(cellplan.warnings)
     program = Program(
@@ -166,6 +190,7 @@ def _fit(
     split: Split | None,
     timings: dict[str, float],
     warnings: list[str],
+    phases: Phases,
 ) -> tuple[list[np.ndarray], Outcome]:
     """A cleaning strategy before pass 2: every row's features (the train rows, with a
     split), in input order, and the cleaner's keep flag of each, as flags per cell by
@@ -187,7 +212,7 @@ def _fit(
         group=np.array([groups[g] for g in layout.groups], dtype=np.int64),
         shown=tuple(shown_cell(layout, i) for i in range(len(layout))),
     )
-    outcome = Outcome(warnings=warnings)
+    outcome = Outcome(warnings=warnings, phases=phases)
     flags = np.asarray(cleaner.fit(x, codes, cells, outcome), dtype=bool)
     if (~flags & ~cells.cleaned[codes]).any():
         raise RuntimeError("the cleaner removed rows of a cell it does not clean")

@@ -9,6 +9,10 @@ Every file a run writes (outputs, test split, bags, report) goes to a
 temporary file beside its target and is renamed into place only when all of
 them have been written and synced (``io.commit_all``); streams (stdout, FIFOs,
 devices) are written after the renames.
+
+A run announces its phases (``rebalance_cli.phases``): spool, read, count,
+plan, write, neighbours, synthesise, shuffle, commit. Polars queries run under
+``wait_for``, so a signal is taken while they run.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from ..io import (
     write_frames,
     writing,
 )
+from ..phases import Phase, Phases, check, wait_for
 from ..report import Report, write_report
 from ..request import Request
 from ..stages.bags import bag_paths
@@ -69,8 +74,9 @@ def count_classes(
     lf: pl.LazyFrame, label: str, display: str, max_classes: int | None = None
 ) -> ClassIndex:
     """Pass 1: the class counts, reading the label column only (streaming)."""
+    query = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias(COUNT))
     with reading(display):
-        frame = lf.select(pl.col(label)).group_by(label).agg(pl.len().alias(COUNT)).collect()
+        frame = wait_for(query.collect)
     check_classes(frame, label, max_classes)
     return ClassIndex.from_counts(label, frame)
 
@@ -94,7 +100,7 @@ class LocalEngine:
         if by:
             with reading(self.display):
                 limit = None if max_classes is None else max_classes * 1000
-                return grouped_layout(self.lf, label, by, limit)
+                return wait_for(lambda: grouped_layout(self.lf, label, by, limit))
         return class_layout(count_classes(self.lf, label, self.display, max_classes))
 
     def cell_std(self, layout: Layout, columns: list[str]) -> np.ndarray:
@@ -123,6 +129,7 @@ class LocalEngine:
         scan = lf.filter(layout.labelled()) if drop_null_labels else lf
         with reading(self.display):
             for batch in frame_batches(scan, chunk_size):
+                check()
                 try:
                     codes = layout.codes(batch)
                 except LookupError as exc:
@@ -138,10 +145,11 @@ class LocalEngine:
             return {}
         if cats not in self._dictionaries:
             self.check_input()
+            query = self.lf.select(
+                pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
+            )
             with reading(self.display):
-                found = self.lf.select(
-                    pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in cats
-                ).collect()
+                found = wait_for(query.collect)
             self._dictionaries[cats] = {c: found[c][0].to_list() for c in cats}
         return self._dictionaries[cats]
 
@@ -160,59 +168,69 @@ class Stream:
     bag_writers: list[Any] = field(default_factory=list)
     bag_names: list[str] = field(default_factory=list)
     bags_written: list[tuple[int, ...]] = field(default_factory=list)
+    _pool: list[pl.DataFrame] = field(default_factory=list, repr=False)
+    _pool_codes: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def frames(self) -> Iterator[pl.DataFrame]:
-        """The output of sink 0, in order; then the synthetic rows of the grown cells."""
+        """The output of sink 0, in order; then the synthetic rows of the grown cells.
+
+        The phases ``write`` (the rows of sink 0 written from the input), then, for a
+        synthesiser, ``neighbours`` per grown cell and ``synthesise``.
+        """
+        with self.outcome.phases.phase("write", sum(self.program.kept)) as phase:
+            yield from self._input_frames(phase)
+        yield from self._synthetic_frames()
+
+    def _input_frames(self, phase: Phase) -> Iterator[pl.DataFrame]:
         program, request = self.program, self.request
         runner = program.start(request.chunk_size)
-        pool: list[pl.DataFrame] = []
-        pool_codes: list[np.ndarray] = []
-        total = sum(program.layout.counts)
-        done = 0
         batches = self.engine.coded_batches(
             program.layout, request.chunk_size, request.drop_null_labels
         )
         with reading(self.engine.display):
             for batch, codes in batches:
+                check()
                 if self.stop.is_set():
                     raise SinkStopped
-                done += batch.height
                 fed = runner.feed(batch, codes)
                 if fed.test is not None:
                     with writing("test output"):
                         self.test_writer.write(fed.test)
                 if fed.pool is not None:
                     assert fed.pool_codes is not None
-                    pool.append(fed.pool)
-                    pool_codes.append(fed.pool_codes)
+                    self._pool.append(fed.pool)
+                    self._pool_codes.append(fed.pool_codes)
                 for name, writer, frames in zip(
                     self.bag_names, self.bag_writers, fed.outputs[1:], strict=False
                 ):
                     with writing(f"bag {name}"):
                         for frame in frames:
                             writer.write(frame)
-                yield from fed.outputs[0]
-                if request.progress:
-                    request.progress("write", done, total)
+                for frame in fed.outputs[0]:
+                    yield frame
+                    phase.advance(frame.height)
         runner.check_complete(self.engine.display)
         self._check_split(runner)
-        counts = np.array(runner.selectors[0].written)
-        self.outcome.written = [int(v) for v in counts]
+        self.outcome.written = [int(v) for v in runner.selectors[0].written]
         self.bags_written = runner.written()
-        if pool:
-            merged, merged_codes = pl.concat(pool), np.concatenate(pool_codes)
-            pool.clear()
-            made = program.synthesise(
-                merged, merged_codes, self.schema, request.chunk_size, self.outcome
-            )
-            for i, part in made:
-                if self.stop.is_set():
-                    raise SinkStopped
-                yield part
-                counts[i] += part.height
-                if request.progress:
-                    new = int(counts[i] - program.before[i])
-                    request.progress("synthesise", new, program.after[i] - program.before[i])
+
+    def _synthetic_frames(self) -> Iterator[pl.DataFrame]:
+        program, pool, pool_codes = self.program, self._pool, self._pool_codes
+        if not pool:
+            return
+        counts = np.array(self.outcome.written)
+        merged, merged_codes = pl.concat(pool), np.concatenate(pool_codes)
+        pool.clear()
+        pool_codes.clear()
+        made = program.synthesise(
+            merged, merged_codes, self.schema, self.request.chunk_size, self.outcome
+        )
+        for i, part in made:
+            check()
+            if self.stop.is_set():
+                raise SinkStopped
+            yield part
+            counts[i] += part.height
         self.outcome.written = [int(v) for v in counts]
 
     def _check_split(self, runner: Any) -> None:
@@ -223,8 +241,17 @@ class Stream:
             )
 
 
-def _open(request: Request, data: Any) -> Source:
-    return open_source(data, request.read)
+def read_schema(source: Source, phases: Phases) -> tuple[pl.LazyFrame, pl.Schema]:
+    """The phase ``read``: the source's lazy frame and its schema (which may read much
+    of a CSV or NDJSON file: in a worker thread, so that a signal is taken at once)."""
+
+    def work() -> tuple[pl.LazyFrame, pl.Schema]:
+        lf = source.scan()
+        with reading(source.display):
+            return lf, lf.collect_schema()
+
+    with phases.phase("read"):
+        return wait_for(work)
 
 
 @dataclass
@@ -331,23 +358,22 @@ def run(request: Request, data: Any) -> Report:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     warnings = list(request.warnings)
-    source = _open(request, data)
+    phases = Phases.for_run(request.progress)
+    source = open_source(data, request.read, phases=phases)
     try:
         with source.guard():
             targets = check_targets(request, source)
-            lf = source.scan()
-            with reading(source.display):
-                schema = lf.collect_schema()
+            lf, schema = read_schema(source, phases)
             engine = LocalEngine(lf, source.display, check_input=source.check_unchanged)
             prepared = prepare(
-                engine, schema, source.display, request, timings, warnings, source.format
+                engine, schema, source.display, request, timings, warnings, source.format, phases
             )
             check_output_rows(prepared, request)
             report = _report(prepared, request, source, schema, targets, timings, warnings)
             if request.dry_run:
                 timings["total"] = time.perf_counter() - started
                 return report
-            _write_all(engine, prepared, request, schema, targets, report, started)
+            _write_all(engine, prepared, request, schema, targets, report, started, phases)
             return report
     finally:
         source.close()
@@ -402,8 +428,9 @@ def _write_all(
     targets: Targets,
     report: Report,
     started: float,
+    phases: Phases,
 ) -> None:
-    """Pass 2 into temporary files, then every file committed together.
+    """Pass 2 into temporary files, then every file committed together (``commit``).
 
     Stale temporary files of these targets (left by killed runs) are removed
     first. Every temporary file is written completely (data, test split, bags,
@@ -414,7 +441,7 @@ def _write_all(
     program = prepared.program
     t0 = time.perf_counter()
     sinks: list[AtomicFile] = []
-    outcome = Outcome(warnings=report.warnings)
+    outcome = Outcome(warnings=report.warnings, phases=phases)
     try:
         for path in targets.paths():
             remove_stale(path)  # what runs killed before us left beside these targets
@@ -426,10 +453,13 @@ def _write_all(
             _write_output(engine, prepared, request, schema, targets, sinks, report, outcome)
         report.timings["write"] = time.perf_counter() - t0
         report.timings["total"] = time.perf_counter() - started
-        if request.report_path is not None:
-            sinks.append(write_report(report, targets.report))
-        engine.check_input()  # the files hold what the input held all along
-        commit_all(sinks)  # sync every temp file, rename them all, then write the streams
+        files = len(sinks) + (request.report_path is not None)
+        with phases.phase("commit", files, unit="files"):
+            if request.report_path is not None:
+                sinks.append(write_report(report, targets.report))
+            engine.check_input()  # the files hold what the input held all along
+            commit_all(sinks)  # sync every temp file, rename them all, then write the streams
+            phases.committed()
     finally:
         for s in sinks:
             s.discard()
@@ -474,6 +504,7 @@ def _write_output(
                 sum(program.after),
                 folder,
                 request.chunk_size,
+                outcome.phases,
             )
         with writing("output"):
             write_frames(
@@ -594,8 +625,10 @@ def run_frame(request: Request, frame: pl.DataFrame) -> pl.DataFrame:
     lf = frame.lazy()
     engine = LocalEngine(lf, display)
     warnings = list(request.warnings)
-    prepared = prepare(engine, frame.schema, display, request, {}, warnings)
-    stream = Stream(engine, prepared.program, request, frame.schema, Outcome(warnings=warnings))
+    phases = Phases.for_run(request.progress)
+    prepared = prepare(engine, frame.schema, display, request, {}, warnings, phases=phases)
+    outcome = Outcome(warnings=warnings, phases=phases)
+    stream = Stream(engine, prepared.program, request, frame.schema, outcome)
     parts = list(stream.frames())
     if not parts:
         return pl.DataFrame(schema=prepared.out_schema)

@@ -120,7 +120,10 @@ class Program:
         chunk_size: int,
         outcome: Outcome,
     ) -> Iterator[tuple[int, pl.DataFrame]]:
-        """The new rows of every grown cell, in cell order, as (cell, frame) pairs."""
+        """The new rows of every grown cell, in cell order, as (cell, frame) pairs.
+
+        Every grown cell is prepared first (SMOTE announces a ``neighbours`` phase for
+        each, through ``outcome.phases``); the batches are the ``synthesise`` phase."""
         if self.synthesiser is None or not self.grow:
             return
         layout = self.layout
@@ -130,9 +133,12 @@ class Program:
             rows = pool.filter(pl.Series(codes == i))
             new = self.after[i] - self.before[i]
             prepared.append(self.synthesiser.prepare(rows, cell, new, outcome))
-        for i, p in zip(self.grow, prepared, strict=True):
-            for part in self.synthesiser.batches(p, schema, chunk_size):
-                yield i, part
+        total = sum(self.after[i] - self.before[i] for i in self.grow)
+        with outcome.phases.phase("synthesise", total) as phase:
+            for i, p in zip(self.grow, prepared, strict=True):
+                for part in self.synthesiser.batches(p, schema, chunk_size):
+                    yield i, part
+                    phase.advance(part.height)
 
 
 @dataclass(frozen=True)

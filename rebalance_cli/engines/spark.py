@@ -61,6 +61,7 @@ from ..io import (
     format_from_name,
     resolve_output_format,
 )
+from ..phases import Observer, Phases
 from ..plan import Plan, TargetSpec
 from ..report import Report, write_report
 from ..request import DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS, Request, from_keywords
@@ -506,7 +507,8 @@ def plan_run(
     counter = SparkEngine(df, display)
     timings: dict[str, float] = {}
     warnings = list(request.warnings)
-    prepared = prepare(counter, schema, display, request, timings, warnings, input_format)
+    phases = Phases.for_run(request.progress)
+    prepared = prepare(counter, schema, display, request, timings, warnings, input_format, phases)
     check_output_rows(prepared, request)
     spark = df.sparkSession
     engine: dict[str, Any] = {
@@ -516,7 +518,7 @@ def plan_run(
         "input_partitions": int(counter.per_partition.shape[0]),
         "row_order": f"order_by {order_by}" if order_by else "partition order",
     }
-    outcome = Outcome(warnings=warnings)
+    outcome = Outcome(warnings=warnings, phases=phases)
     run = SparkRun(
         prepared, counter, schema, warnings, engine, outcome, request.drop_null_labels, timings
     )
@@ -810,7 +812,7 @@ def inspect_spark(
 
 # the keywords of the Spark shims that are not the request's (the engine's own, or ignored)
 _FRAME_ONLY = frozenset({"df", "order_by", "smote_driver_rows", "plan_only", "display"})
-_FILE_ONLY = frozenset({"data", "chunk_size", "progress", "master", "smote_driver_rows"})
+_FILE_ONLY = frozenset({"data", "chunk_size", "master", "smote_driver_rows"})
 
 
 def resample_dataframe(
@@ -1067,7 +1069,7 @@ def rebalance_spark(
     max_classes: int | None = DEFAULT_MAX_CLASSES,
     max_output_rows: int | None = DEFAULT_MAX_OUTPUT_ROWS,
     report_path: str | os.PathLike[str] | None = None,
-    progress: Any = None,
+    progress: Observer | None = None,
     command: list[str] | None = None,
     settings: dict[str, Any] | None = None,
     master: str | None = None,
@@ -1079,8 +1081,9 @@ def rebalance_spark(
     folder beside its target, its class counts are read back and checked
     against the plan, and only when all are written are they renamed into
     place; an existing target is refused unless ``force``. The JSON report is
-    written by the driver. ``chunk_size`` and ``progress`` (local engine only)
-    are accepted and ignored.
+    written by the driver. ``progress`` hears of the phases the driver runs (``count``,
+    ``plan``, and SMOTE's ``neighbours`` and ``synthesise`` when the driver grows the
+    cells); ``chunk_size`` (local engine only) is accepted and ignored.
     """
     keywords = {k: v for k, v in locals().items() if k not in _FILE_ONLY}
     started = time.perf_counter()

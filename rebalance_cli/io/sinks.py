@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..errors import DataError, InputOutputError, RefusedError
+from ..phases import POLL_S, check, stop_for, wait_for
 from . import fs
 from .formats import NAMES, STDIO
 
@@ -225,8 +227,12 @@ def commit_all(sinks: list[AtomicFile]) -> None:
     """
     files = [s for s in sinks if not s.stream]
     streams = sorted((s for s in sinks if s.stream), key=lambda s: s.target is None)
-    for s in sinks:
-        s.seal()
+
+    def seal_all() -> None:
+        for s in sinks:
+            s.seal()
+
+    wait_for(seal_all, "rebalance-fsync")  # a long fsync does not hold off a signal
     try:
         for s in files:
             s.place()
@@ -603,6 +609,10 @@ class SinkStopped(Exception):
     """Raised inside a frame stream when the main thread asks the sink to stop."""
 
 
+STOP_WAIT_S = 0.5
+"""How long an interrupted write waits for the sink's thread to stop before it leaves."""
+
+
 def _close(frames: Iterator[pl.DataFrame]) -> None:
     close = getattr(frames, "close", None)
     if close is not None:
@@ -731,17 +741,22 @@ def write_frames(
         name="rebalance-sink",
         daemon=True,
     )
-    worker.start()
     try:
+        worker.start()
         while worker.is_alive():
-            worker.join(0.1)
-    except BaseException:
+            worker.join(POLL_S)
+            check()  # a stop whose exception did not reach this thread
+    except BaseException as exc:
+        stop_for(exc)
         stop.set()
-        worker.join()
+        # the source stops at its next frame (or its next look at the stop flag, in a
+        # long neighbour search): wait that long, not for native work to finish
+        deadline = time.monotonic() + STOP_WAIT_S
+        worker.join(STOP_WAIT_S)
         # polars may return from an interrupted sink while the source is still
         # busy; give it a moment to see `stop` and clean up after itself
         if source.calls:
-            source.done.wait(10)
+            source.done.wait(max(0.0, deadline - time.monotonic()))
         raise
     real = [e for e in source.failure if not isinstance(e, GeneratorExit | SinkStopped)]
     if real:

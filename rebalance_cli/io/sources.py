@@ -21,6 +21,7 @@ import polars as pl
 
 from ..defaults import DEFAULT_INFER_SCHEMA_LENGTH
 from ..errors import DataError, InputOutputError, UsageError
+from ..phases import Phases
 from . import fs
 from .errors import reading
 from .formats import (
@@ -172,11 +173,12 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 SPOOL_PREFIX = "rebalance-stdin-"
 
 
-def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
+def _spool(stream: BinaryIO, display: str, name: str, phases: Phases) -> tuple[Path, Path]:
     """Copy a stream that can be read once (stdin, a FIFO) into a folder of its own
     in the temp folder, ``rebalance-stdin-{pid}-{random}``: a run reads its input
     twice. Folders of runs whose pid is dead (killed before they could remove
-    theirs) are removed first. Returns the folder and the copy."""
+    theirs) are removed first. Returns the folder and the copy. The copy is the
+    phase ``spool``, a progress report (bytes) per chunk read; a stop removes it."""
     folder = Path(tempfile.gettempdir())
     fs.remove_dead(folder, SPOOL_PREFIX, "-", "")
 
@@ -196,10 +198,11 @@ def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
             out = fs.create(path)
         except OSError as exc:
             raise failed(exc) from None
-        with out:
+        read = getattr(stream, "read1", stream.read)  # what has arrived, not a full chunk
+        with phases.phase("spool", None, unit="bytes") as phase, out:
             while True:
                 try:
-                    data = stream.read(1 << 20)
+                    data = read(1 << 20)
                 except OSError as exc:
                     raise InputOutputError(
                         f"cannot read {display}: {exc.strerror or exc}"
@@ -210,6 +213,7 @@ def _spool(stream: BinaryIO, display: str, name: str) -> tuple[Path, Path]:
                     out.write(data)
                 except OSError as exc:
                     raise failed(exc) from None
+                phase.advance(len(data))
             try:
                 out.close()
             except OSError as exc:
@@ -224,8 +228,14 @@ def open_source(
     data: str | os.PathLike[str],
     read: ReadOptions | None = None,
     stdin: BinaryIO | None = None,
+    phases: Phases | None = None,
 ) -> Source:
-    """Resolve an input path (or ``-`` for stdin) and its format, with checks."""
+    """Resolve an input path (or ``-`` for stdin) and its format, with checks.
+
+    Stdin and FIFOs are spooled to a folder of their own (the phase ``spool``),
+    removed by :meth:`Source.close`, or at once if opening fails or is stopped.
+    """
+    phases = phases or Phases()
     read = (read or ReadOptions()).checked()
     flag = read.input_format
     temp_dir = None
@@ -234,7 +244,7 @@ def open_source(
     if str(data) == STDIO:
         stream = stdin if stdin is not None else sys.stdin.buffer
         display = "<stdin>"
-        temp_dir, path = _spool(stream, display, "stdin")
+        temp_dir, path = _spool(stream, display, "stdin", phases)
     else:
         path = Path(data)
         display = str(data)
@@ -257,7 +267,7 @@ def open_source(
             except OSError as exc:
                 raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
             with fifo:
-                temp_dir, path = _spool(fifo, display, path.name)
+                temp_dir, path = _spool(fifo, display, path.name, phases)
     try:
         try:
             with open(path, "rb") as fh:

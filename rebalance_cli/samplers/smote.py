@@ -9,6 +9,7 @@ the same whatever the batch size.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ import polars as pl
 
 from .. import rng
 from ..errors import DataError
-from ..knn import neighbours
+from ..knn import Tick, neighbours
+from ..phases import wait_for
 
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -314,11 +316,14 @@ def prepare_smote(
     settings: SmoteSettings,
     left_out_columns: dict[str, str] | None = None,
     shown: str | None = None,
+    tick: Tick | None = None,
 ) -> SmoteClass:
     """Validate one class's pool, find its neighbours, and set up its draws.
 
     ``cls`` names its random streams; ``shown`` names it in messages (under
-    ``--by``: the group and the class, not the stream's key).
+    ``--by``: the group and the class, not the stream's key). The neighbour search
+    runs in a worker thread (:func:`~rebalance_cli.phases.wait_for`), so a signal
+    stops the run without waiting for it; ``tick(done, total)`` hears of its rows.
 
     Memory is rows x (numeric features + categories), never rows x k x width.
     Interpolation uses the raw feature values, whatever the distance was scaled by.
@@ -335,10 +340,11 @@ def prepare_smote(
     check_class_size(name, n, k, usable=bool(left_out))
     x = _feature_matrix(pool, features)
     space, used = _distance_space(pool, name, x, settings, left_out_columns)
-    nbrs, knn_method = neighbours(space, k)
+    search = functools.partial(neighbours, space, k, tick)
+    nbrs, knn_method = wait_for(search, "rebalance-knn")
     if (nbrs < 0).any():  # a neighbour search that came back short is a bug, not data
         raise RuntimeError(f"the neighbour search ({knn_method}) missed neighbours in {name!r}")
-    del space
+    del space, search
     seed_ends = _seed_ends(cls, n, new_rows, seed)
     modes: dict[str, np.ndarray] = {}
     tie_bases: dict[str, np.uint64] = {}

@@ -22,6 +22,7 @@ import polars as pl
 from .. import rng
 from ..errors import InputOutputError
 from ..io import fs
+from ..phases import Phase, Phases, check
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -45,14 +46,17 @@ def shuffled(
     rows: int,
     folder: Path,
     chunk_size: int,
+    phases: Phases | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The rows of ``frames`` (``rows`` in all) in a seeded random order.
 
     Bucket files go in ``folder``, which the caller creates and removes. A failure
-    to write or read them is an I/O error that names them.
+    to write or read them is an I/O error that names them. Reading the buckets back
+    is the phase ``shuffle`` (rows written); a stopped run stops before it writes a
+    block of buckets or reads one.
     """
     try:
-        yield from _shuffled(frames, schema, seed, rows, folder, chunk_size)
+        yield from _shuffled(frames, schema, seed, rows, folder, chunk_size, phases or Phases())
     except OSError as exc:
         raise InputOutputError(
             f"cannot write the --shuffle bucket files in {folder}: {exc.strerror or exc}",
@@ -67,6 +71,7 @@ def _shuffled(
     rows: int,
     folder: Path,
     chunk_size: int,
+    phases: Phases,
 ) -> Iterator[pl.DataFrame]:
     buckets = bucket_count(rows)
     bits = buckets.bit_length() - 1
@@ -80,6 +85,7 @@ def _shuffled(
         nonlocal pending, held
         if not pending:
             return
+        check()
         block = pl.concat(pending, rechunk=False)
         pending, held = [], 0
         keys = block[KEY].to_numpy()
@@ -111,21 +117,8 @@ def _shuffled(
         flush()
         while writers:
             writers.popitem()[1].close()
-        for b in range(buckets):
-            path = folder / f"{b}.arrows"
-            if not path.exists():
-                continue
-            import pyarrow as pa
-            import pyarrow.ipc as pa_ipc
-
-            with pa.memory_map(str(path)) as source:
-                table = pa_ipc.open_stream(source).read_all()
-            part = pl.from_arrow(table)
-            assert isinstance(part, pl.DataFrame)
-            part = part.sort(KEY).drop(KEY).cast(schema)
-            fs.unlink(path)
-            for start in range(0, part.height, chunk_size):
-                yield part.slice(start, chunk_size)
+        with phases.phase("shuffle", position) as phase:
+            yield from _read_back(folder, buckets, schema, chunk_size, phase)
     finally:
         for writer in writers.values():
             writer.abandon()
@@ -158,6 +151,30 @@ class _Bucket:
         with contextlib.suppress(Exception):
             self.writer.close()
         self.file.abandon()
+
+
+def _read_back(
+    folder: Path, buckets: int, schema: pl.Schema, chunk_size: int, phase: Phase
+) -> Iterator[pl.DataFrame]:
+    """Each bucket file in turn, sorted by key, in slices of ``chunk_size`` rows."""
+    import pyarrow as pa
+    import pyarrow.ipc as pa_ipc
+
+    for b in range(buckets):
+        path = folder / f"{b}.arrows"
+        if not path.exists():
+            continue
+        check()
+        with pa.memory_map(str(path)) as source:
+            table = pa_ipc.open_stream(source).read_all()
+        part = pl.from_arrow(table)
+        assert isinstance(part, pl.DataFrame)
+        part = part.sort(KEY).drop(KEY).cast(schema)
+        fs.unlink(path)
+        for start in range(0, part.height, chunk_size):
+            piece = part.slice(start, chunk_size)
+            yield piece
+            phase.advance(piece.height)
 
 
 def _append(writers: dict[int, _Bucket], folder: Path, bucket: int, df: pl.DataFrame) -> None:

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from ..phases import Phases
+
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
@@ -83,7 +85,8 @@ class SetupContext:
 
 @dataclass
 class Outcome:
-    """What a run learns while it streams (a synthesiser's findings), for the report."""
+    """What a run learns while it streams (a synthesiser's findings), for the report;
+    and ``phases``, where a synthesiser announces its work (the neighbour search)."""
 
     warnings: list[str]
     written: list[int] = field(default_factory=list)
@@ -91,6 +94,7 @@ class Outcome:
     categorical: set[str] = field(default_factory=set)
     left_out_columns: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: Phases = field(default_factory=Phases)
 
 
 class Cleaner:

@@ -12,12 +12,14 @@ the cleaner imports them when it runs.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import DataError
+from ..phases import wait_for
 from .base import (
     CleanCells,
     Cleaner,
@@ -61,9 +63,13 @@ class GroupCleaner(Cleaner):
         keep = np.ones(x.shape[0], dtype=bool)
         for g, rows in group_rows(codes, cells.group, usable):
             c = codes[rows]
-            gone = self.drops(x[rows], c) & cells.cleaned[c]
-            keep[rows[gone]] = False
             where = cells.shown[int(np.flatnonzero(cells.group == g)[0])].rpartition(" / ")[0]
+            detail = f"group {where}" if where else "all rows"
+            with outcome.phases.phase("neighbours", rows.size, detail=detail):
+                # in a worker thread: a signal does not wait for the search
+                search = functools.partial(self.drops, x[rows], c)
+                gone = wait_for(search, "rebalance-knn") & cells.cleaned[c]
+            keep[rows[gone]] = False
             outcome.knn[where or "all rows"] = exact_method(rows.size, x.shape[1])
         outcome.seconds += time.perf_counter() - started
         return keep

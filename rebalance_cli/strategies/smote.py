@@ -122,16 +122,19 @@ class SmoteSynthesiser(Synthesiser):
         from ..samplers.smote import prepare_smote
 
         started = time.perf_counter()
-        sc = prepare_smote(
-            pool,
-            cell.name,
-            cell.value,
-            new_rows,
-            self.label,
-            self.settings,
-            left_out_columns=outcome.left_out_columns,
-            shown=cell.shown,
-        )
+        detail = f"class {cell.shown!r}"
+        with outcome.phases.phase("neighbours", pool.height, detail=detail) as phase:
+            sc = prepare_smote(
+                pool,
+                cell.name,
+                cell.value,
+                new_rows,
+                self.label,
+                self.settings,
+                left_out_columns=outcome.left_out_columns,
+                shown=cell.shown,
+                tick=phase.tick,
+            )
         if sc.left_out:
             outcome.warnings.append(
                 f"{sc.left_out} rows of class {cell.shown!r} with a null, NaN or infinite "
