@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # A full install (STAMP) makes this one too.
 BASE_STAMP := $(VENV)/.installed-base
 
-.PHONY: install demo test lint fmt bench mutate clean
+.PHONY: install demo test lint fmt bench mutate clean cli-reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format rebalance_cli tests benchmarks tools
 	$(BIN)/ruff check --fix rebalance_cli tests benchmarks tools
+
+# docs/cli.md: every command's --help (tests/test_cli_help.py fails when it is out of date)
+cli-reference: $(STAMP)
+	$(BIN)/python -c "from rebalance_cli.cli.help import main; main(['docs/cli.md'])"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -7,11 +7,16 @@ The command line is a thin layer over this API::
     dist = inspect("train.csv", label="y")
     report = rebalance("train.csv", "balanced.parquet", label="y",
                        strategy="undersample", seed=7)
+
+The names are imported on first use (module ``__getattr__``), so that importing
+the package, as ``rebalance --help`` does, costs no polars, numpy or pyarrow.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from .api import Distribution, inspect, rebalance, resample_frame
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     CheckFailed,
     DataError,
@@ -21,20 +26,43 @@ from .errors import (
     RefusedError,
     UsageError,
 )
-from .plan import Plan, TargetSpec, make_plan, parse_target
-from .report import Report
+
+if TYPE_CHECKING:
+    from .api import Distribution, inspect, rebalance, resample_frame
+    from .plan import Plan, TargetSpec, make_plan, parse_target
+    from .report import Report
+
+    __version__: str
+
+# public name -> the module that defines it
+_LAZY = {
+    "Distribution": ".api",
+    "inspect": ".api",
+    "rebalance": ".api",
+    "resample_frame": ".api",
+    "Plan": ".plan",
+    "TargetSpec": ".plan",
+    "make_plan": ".plan",
+    "parse_target": ".plan",
+    "Report": ".report",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # importlib.metadata costs ~0.1 s at start-up: look the version up only when asked
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(import_module(module, __name__), name)
+        globals()[name] = value  # looked up once
+        return value
     if name == "__version__":
-        from importlib import metadata
+        from ._version import __version__
 
-        try:
-            return metadata.version("rebalance-cli")
-        except metadata.PackageNotFoundError:  # running from a source tree
-            return "0.0.0+unknown"
+        return __version__
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "__version__"})
 
 
 __all__ = [

@@ -6,6 +6,8 @@ library users can catch :class:`RebalanceError` (or a subclass) directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 OK = 0
 INTERNAL = 1
 USAGE = 2
@@ -14,6 +16,22 @@ IO = 4
 REFUSED = 5
 CHECK_FAILED = 6
 INTERRUPTED = 130
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"did you mean X? "`` for the choice closest to ``word``, or ``""`` when none is close.
+
+    One home for the guess every "unknown ..." message makes (a strategy, a flag, a
+    config key, a command); case and leading dashes are ignored in the comparison.
+    """
+    import difflib
+
+    def key(text: str) -> str:
+        return text.lstrip("-").lower()
+
+    options = {key(c): c for c in choices}
+    near = difflib.get_close_matches(key(word), list(options), n=1, cutoff=0.6)
+    return f"did you mean {options[near[0]]}? " if near else ""
 
 
 class RebalanceError(Exception):

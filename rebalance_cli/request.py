@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import strategies as registry
+from .defaults import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CLASSES, DEFAULT_MAX_OUTPUT_ROWS
 from .errors import UsageError
 from .io import ReadOptions
 from .phases import Observer
@@ -31,10 +32,7 @@ from .stages import check as check_stages
 from .stages.split import parse_share
 from .strategies import Option, Strategy
 
-DEFAULT_CHUNK_SIZE = 65_536
 _STAGE_FIELDS = frozenset(f.name for f in fields(Stages))
-DEFAULT_MAX_CLASSES = 1000
-DEFAULT_MAX_OUTPUT_ROWS = 10_000_000_000
 
 
 def resolve_seed(seed: int | None) -> tuple[int, str]:

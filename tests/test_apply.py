@@ -158,7 +158,7 @@ def test_smote_spreads_seeds_evenly(tmp_path, write_data, monkeypatch):
         seen[cls] = np.diff(np.concatenate([[0], sc.seed_ends]))
         return sc
 
-    monkeypatch.setattr("rebalance_cli.strategies.smote.prepare_smote", spy)
+    monkeypatch.setattr("rebalance_cli.samplers.smote.prepare_smote", spy)  # imported per run
     src = write_data(mixed_frame({"a": 300, "b": 70}, seed=4), "in.parquet")
     run(src, tmp_path / "o.parquet", "smote")
     per_seed = seen["b"]

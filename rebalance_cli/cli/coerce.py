@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
 def coerce(annotation: type, value: Any) -> Any:
@@ -25,8 +25,8 @@ def coerce(annotation: type, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
-        if text in _TRUE or text in _FALSE:
-            return text in _TRUE
+        if text in TRUE_WORDS or text in FALSE_WORDS:
+            return text in TRUE_WORDS
         raise ValueError(f"{value!r} is not true or false")
     if isinstance(value, bool):  # True is an int to Python, not to a user
         raise ValueError(f"{value!r} is not a {_NAMES[annotation]}")

@@ -1,18 +1,19 @@
-"""What every command shares: option types, settings, the error guard, consoles."""
+"""What every command shares: settings, the error guard, consoles, the report's command line.
+
+The options themselves are declared in :mod:`.options`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
-import inspect
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -20,10 +21,14 @@ if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at 
     from rich.console import Console
 
 from .. import phases
-from .. import strategies as registry
 from ..errors import INTERNAL, InputOutputError, Interrupted, RebalanceError, UsageError
-from ..io import ReadOptions
-from .config import load_config, resolve
+from .config import env_typos, load_config, resolve
+from .options import COMMANDS as SPECS
+from .options import setting_names
+from .stdout import quiet_stdout
+
+if TYPE_CHECKING:
+    from ..io import ReadOptions
 
 # Set by the entry point of a real process: an interrupted run then leaves at once after its
 # one line, so the worker threads of polars cannot print a panic at interpreter teardown.
@@ -132,15 +137,6 @@ def printing() -> Iterator[None]:
         raise InputOutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
-def quiet_stdout() -> None:
-    """Point stdout at the null device (its reader is gone, or it cannot be written)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-
-
 def split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -150,6 +146,8 @@ def split_names(value: str | None) -> list[str] | None:
 def read_options(
     input_format: str | None, separator: str | None, encoding: str, infer: int
 ) -> ReadOptions:
+    from ..io import ReadOptions
+
     if infer < 0:
         raise UsageError(f"--infer-schema-length must be 0 or more (got {infer})")
     return ReadOptions(input_format, separator, encoding, None if infer == 0 else infer)
@@ -173,60 +171,6 @@ def stderr_console() -> Console:
     return console(stderr=True)
 
 
-DataArg = Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)]
-
-
-LabelOpt = Annotated[
-    str | None, typer.Option("--label", "-l", help="The class column.", show_default=False)
-]
-
-
-InFormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--input-format", help="csv, tsv, parquet, ipc or ndjson, when the name does not say."
-    ),
-]
-
-
-SepOpt = Annotated[
-    str | None,
-    typer.Option("--separator", help="CSV field separator (one character; 'tab' for tabs)."),
-]
-
-
-EncOpt = Annotated[
-    str,
-    typer.Option("--encoding", help="CSV encoding: utf8, or utf8-lossy to replace invalid bytes."),
-]
-
-
-MaxClassesOpt = Annotated[
-    int,
-    typer.Option("--max-classes", help="Refuse a label with more distinct values (an id column?)."),
-]
-
-
-InferOpt = Annotated[
-    int,
-    typer.Option(
-        "--infer-schema-length",
-        help="CSV/NDJSON rows used to infer column types; 0 reads the whole file.",
-    ),
-]
-
-
-EngineOpt = Annotated[
-    str, typer.Option("--engine", help="local, or spark (needs the [spark] extra and Java).")
-]
-
-
-MasterOpt = Annotated[
-    str | None,
-    typer.Option("--spark-master", help="Spark master URL (e.g. local[4]); with --engine spark."),
-]
-
-
 def engine_of(engine: str, master: str | None, local: Callable[..., Any]) -> Callable[..., Any]:
     """The local API function, or its Spark twin from rebalance_cli.spark (imported lazily)."""
     if engine == "local":
@@ -240,22 +184,20 @@ def engine_of(engine: str, master: str | None, local: Callable[..., Any]) -> Cal
     return functools.partial(getattr(spark, f"{local.__name__}_spark"), master=master)
 
 
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        help="TOML settings file ([inspect]/[apply] tables); default ./rebalance.toml. "
-        "Precedence: flags > REBALANCE_* variables > config > defaults.",
-        envvar="REBALANCE_CONFIG",
-    ),
-]
-
-
-COMMANDS = ("inspect", "apply", "evaluate")
+COMMANDS = tuple(spec.name for spec in SPECS)
 
 
 def settings_of(ctx: typer.Context, command: str, config: str | None) -> dict[str, dict[str, Any]]:
-    return resolve(ctx, command, load_config(config, COMMANDS))
+    """Every option's value and where it came from (flag, env, config, default).
+
+    A ``REBALANCE_*`` variable that comes close to a setting's name but names none
+    (``REBALANCE_SEEED``) is a warning on stderr, unless ``--quiet``.
+    """
+    settings = resolve(ctx, command, load_config(config, COMMANDS))
+    if not settings.get("quiet", {}).get("value"):
+        for warning in env_typos(setting_names):
+            sys.stderr.write(f"rebalance: warning: {warning}\n")
+    return settings
 
 
 def command_line(ctx: typer.Context) -> list[str]:
@@ -280,66 +222,3 @@ def command_line(ctx: typer.Context) -> list[str]:
         else:
             words.extend([max(flags or param.opts, key=len), str(value)])
     return words
-
-
-def strategy_parameters() -> list[inspect.Parameter]:
-    """A command-line option for every registered strategy option, from its declaration."""
-    out = []
-    for opt in registry.all_options():
-        flags = [opt.flag, *([opt.short] if opt.short else [])]
-        kind: Any = opt.type if opt.default is not None else (opt.type | None)
-        info = typer.Option(
-            *flags,
-            help=opt.help,
-            show_default=opt.default is not None,
-            rich_help_panel="Strategy options",
-        )
-        out.append(
-            inspect.Parameter(
-                opt.name,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=opt.default,
-                annotation=Annotated[kind, info],
-            )
-        )
-    return out
-
-
-def with_strategy_options(
-    command: Callable[..., Any], after: str, choice: str = "strategy"
-) -> Callable[..., Any]:
-    """Give a command taking ``**options`` the registry's strategy options as flags.
-
-    typer reads a command's signature each time the app runs; the declared
-    options become parameters of it (after the parameter ``after``), so a
-    registered strategy's flags appear in ``--help``, the config file and the
-    environment like the hand-written ones, and the ``choice`` option's help and
-    the command's help list the registered strategies. Call it again after the
-    registry changed (``main`` does, for every run).
-    """
-    base = getattr(command, "_base_signature", None)
-    if base is None:
-        base = inspect.signature(command, eval_str=True)
-        command._base_signature = base  # type: ignore[attr-defined]
-        command._base_doc = command.__doc__ or ""  # type: ignore[attr-defined]
-    fixed = []
-    for p in base.parameters.values():
-        if p.kind is inspect.Parameter.VAR_KEYWORD:
-            continue
-        if p.name == choice:
-            kind, info = p.annotation.__origin__, copy.copy(p.annotation.__metadata__[0])
-            info.help = f"One of: {', '.join(registry.names())} (see Strategies above)."
-            p = p.replace(annotation=Annotated[kind, info])
-        fixed.append(p)
-    extra = strategy_parameters()
-    at = [p.name for p in fixed].index(after) + 1  # where they stand in --help and the report
-    params = [*fixed[:at], *extra, *fixed[at:]]
-    command.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]
-    command.__annotations__ = {
-        **{p.name: p.annotation for p in fixed},
-        **{p.name: p.annotation for p in extra},
-        "return": None,
-    }
-    listed = "\n\n".join(f"{s.name}: {s.summary}" for s in registry.all_strategies())
-    command.__doc__ = f"{command._base_doc}\n\nStrategies:\n\n{listed}"  # type: ignore[attr-defined]
-    return command

@@ -12,18 +12,24 @@ command line, naming the file and the key.
 from __future__ import annotations
 
 import os
-import tomllib
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from ..errors import InputOutputError, UsageError
+from .. import phases
+from ..errors import InputOutputError, UsageError, did_you_mean
 
 DEFAULT_FILE = "rebalance.toml"
 ENV_PREFIX = "REBALANCE_"
 NOT_SETTINGS = frozenset({"config", "data", "ctx"})
+# REBALANCE_* variables that are not options (never "did you mean"-ed): a new one goes here
+NOT_OPTION_VARIABLES = frozenset(
+    {"REBALANCE_CONFIG", "REBALANCE_DEBUG", phases.TEST_SIGNAL, phases.TEST_SIGNAL_STAMP}
+)
 
 
 @dataclass(frozen=True)
@@ -44,21 +50,67 @@ def load_config(given: str | None, commands: tuple[str, ...]) -> ConfigFile:
         path = Path(DEFAULT_FILE)
         if not path.is_file():
             return ConfigFile(None, {})
+    import tomllib  # only when there is a file to read
+
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
     except OSError as exc:
         raise InputOutputError(f"cannot read the config file {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise UsageError(f"the config file {path} is not valid TOML: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(
+            f"the config file {path} is not valid TOML: {exc}", hint=_boolean_hint(text, str(exc))
+        ) from None
     tables: dict[str, dict[str, Any]] = {}
     for name, table in doc.items():
         if name not in commands or not isinstance(table, dict):
+            near = did_you_mean(name, commands) if isinstance(table, dict) else ""
             raise UsageError(
                 f"the config file {path} has {'table' if isinstance(table, dict) else 'key'} "
-                f"{name!r}; it may hold only the tables {', '.join(f'[{c}]' for c in commands)}"
+                f"{name!r}; it may hold only the tables {', '.join(f'[{c}]' for c in commands)}",
+                hint=near.strip() or None,
             )
         tables[name] = {k.replace("-", "_"): v for k, v in table.items()}
     return ConfigFile(path, tables)
+
+
+def _boolean_hint(text: str, error: str) -> str | None:
+    """``force = True``: TOML's booleans are lower case, so say which word was meant."""
+    where = re.search(r"at line (\d+), column (\d+)", error)
+    if where is None:
+        return None
+    lines = text.splitlines()
+    line, column = int(where.group(1)) - 1, int(where.group(2)) - 1
+    word = re.match(r"[A-Za-z]+", lines[line][column:]) if line < len(lines) else None
+    if word is None or word.group().lower() not in ("true", "false"):
+        return None
+    return (
+        f"did you mean {word.group().lower()}? TOML writes true and false in lower case, "
+        "without quotes"
+    )
+
+
+def env_typos(known: Callable[[], Iterable[str]]) -> list[str]:
+    """Warnings for ``REBALANCE_*`` variables that name no setting of any command but come
+    close to one (``REBALANCE_SEEED``): such a variable would otherwise be ignored unseen.
+    A variable close to nothing is left alone (it may belong to something else).
+    ``known`` gives every command's setting names; it is called only when some
+    ``REBALANCE_*`` variable is set."""
+    given = sorted(v for v in os.environ if v.startswith(ENV_PREFIX))
+    if not given:
+        return []
+    names = {ENV_PREFIX + name.upper() for name in known()} | NOT_OPTION_VARIABLES
+    out = []
+    for var in given:
+        if var not in names:
+            settings = sorted(n.removeprefix(ENV_PREFIX) for n in names - NOT_OPTION_VARIABLES)
+            near = did_you_mean(var.removeprefix(ENV_PREFIX), settings)
+            if near:
+                guess = ENV_PREFIX + near.removeprefix("did you mean ")
+                out.append(f"{var} is not a setting and was ignored (did you mean {guess.strip()})")
+    return out
 
 
 def _flag(param: Any) -> str:
@@ -91,13 +143,12 @@ def resolve(ctx: typer.Context, command: str, config: ConfigFile) -> dict[str, d
         name, negate = keys[key]
         table[name] = (not value) if negate and isinstance(value, bool) else value
     if unknown:
-        known = ", ".join(
-            sorted({max(p.opts, key=len).lstrip("-") for p in params.values()} | {"lenient"})
-        )
+        names = sorted({max(p.opts, key=len).lstrip("-") for p in params.values()} | {"lenient"})
+        key = unknown[0].replace("_", "-")
         raise UsageError(
-            f"the config file {config.path} has an unknown key "
-            f"{unknown[0].replace('_', '-')!r} in [{command}]",
-            hint=f"the [{command}] keys are the long option names: {known}",
+            f"the config file {config.path} has an unknown key {key!r} in [{command}]",
+            hint=f"{did_you_mean(key, names)}the [{command}] keys are the long option names: "
+            f"{', '.join(names)}",
         )
     settings: dict[str, dict[str, Any]] = {}
     for name, param in params.items():

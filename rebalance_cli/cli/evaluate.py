@@ -6,24 +6,16 @@ progress, the lines a pipe gets) is drawn by :mod:`rebalance_cli.cli.render`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..evaluate import (
-    CLASSIFIERS,
-    DEFAULT_MAX_ROWS,
-    DEFAULT_METRIC,
-    METRICS,
-    SAMPLERS,
-    STRATEGIES,
-    EvaluationResult,
-    evaluate,
-)
-from .common import COMMANDS, command_line, guarded, printing, read_options, split_names
+from .common import command_line, guarded, printing, read_options, settings_of, split_names
 from .render import evaluate_progress, show_evaluation
+
+if TYPE_CHECKING:  # numpy, scikit-learn: imported when the command runs (start-up time)
+    from ..evaluate import EvaluationResult
 
 
 def _run(
@@ -33,6 +25,7 @@ def _run(
     progress on stderr unless ``--quiet``; the result and where its report goes
     (None: stdout, or no report)."""
     from ..errors import UsageError
+    from ..evaluate import STRATEGIES, evaluate
     from ..io import check_target
 
     if str(o["strategies"]).strip() == "":
@@ -82,91 +75,14 @@ def _write_report(target: Path | None, doc: str) -> None:
         sink.discard()
 
 
-def evaluate_cmd(
-    ctx: typer.Context,
-    data: Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=False)],
-    label: Annotated[
-        str | None, typer.Option("--label", "-l", help="The class column.", show_default=False)
-    ] = None,
-    strategies: Annotated[
-        str,
-        typer.Option(
-            "--strategies",
-            help=f"Comma-separated: {', '.join(SAMPLERS)}. none, none+threshold and "
-            "class-weight are always shown.",
-        ),
-    ] = ",".join(SAMPLERS),
-    classifier: Annotated[
-        str, typer.Option("--classifier", "-c", help=f"{', '.join(CLASSIFIERS)}.")
-    ] = "logreg",
-    folds: Annotated[int, typer.Option("--folds", help="Stratified folds per repeat.")] = 5,
-    repeats: Annotated[int, typer.Option("--repeats", help="Repeats with new splits.")] = 3,
-    metric: Annotated[
-        str, typer.Option("--metric", help=f"Primary metric of the verdict: {', '.join(METRICS)}.")
-    ] = DEFAULT_METRIC,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed; drawn and reported when absent.")
-    ] = None,
-    max_rows: Annotated[
-        int,
-        typer.Option(
-            "--max-rows", help="Evaluate on a seeded stratified sample of this many rows."
-        ),
-    ] = DEFAULT_MAX_ROWS,
-    k_neighbors: Annotated[
-        int, typer.Option("--k-neighbors", "-k", help="SMOTE: neighbours per row.")
-    ] = 5,
-    exclude: Annotated[
-        str | None, typer.Option("--exclude", help="Comma-separated columns not to learn from.")
-    ] = None,
-    drop_null_labels: Annotated[
-        bool, typer.Option("--drop-null-labels", help="Leave out rows whose label is null.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the full result as JSON on stdout.")
-    ] = False,
-    report: Annotated[
-        str | None, typer.Option("--report", help="Also write the JSON result to this file.")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", "-f", help="Replace an existing report.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Errors only: no progress, no warnings.")
-    ] = False,
-    input_format: Annotated[
-        str | None,
-        typer.Option(
-            "--input-format", help="csv, tsv, parquet, ipc or ndjson, when the name does not say."
-        ),
-    ] = None,
-    separator: Annotated[
-        str | None, typer.Option("--separator", help="CSV field separator (one character; 'tab').")
-    ] = None,
-    infer_schema_length: Annotated[
-        int,
-        typer.Option("--infer-schema-length", help="CSV/NDJSON rows used to infer types; 0: all."),
-    ] = 10_000,
-    config: Annotated[
-        str | None,
-        typer.Option(
-            "--config",
-            help="TOML settings file (an [evaluate] table); default ./rebalance.toml.",
-            envvar="REBALANCE_CONFIG",
-        ),
-    ] = None,
-    resample_before_split: Annotated[
-        bool, typer.Option("--debug-resample-before-split", hidden=True)
-    ] = False,
-) -> None:
-    """Does rebalancing help? Cross-validate none, class weights and the samplers, honestly.
+def evaluate_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:
+    """``rebalance evaluate``: its options are declared in :data:`.options.EVALUATE`."""
+    import json
 
-    Example: rebalance evaluate train.csv -l y --classifier hgb --seed 7
-    """
-    from .config import load_config, require, resolve
+    from .config import require
 
     with guarded():
-        settings = resolve(ctx, "evaluate", load_config(config, COMMANDS))
+        settings = settings_of(ctx, "evaluate", config)
         o = {k: v["value"] for k, v in settings.items()}
         label = require(settings, "label", "--label", "evaluate")
         result, target = _run(ctx, data, label, o)

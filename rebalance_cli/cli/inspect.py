@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from ..api import Distribution
-from ..api import inspect
 from ..errors import CheckFailed, UsageError
-from ..request import DEFAULT_MAX_CLASSES
 from .common import (
-    ConfigOpt,
-    DataArg,
-    EncOpt,
-    EngineOpt,
-    InferOpt,
-    InFormatOpt,
-    LabelOpt,
-    MasterOpt,
-    MaxClassesOpt,
-    SepOpt,
     engine_of,
     guarded,
     printing,
@@ -35,32 +22,12 @@ from .config import require
 from .render import show_distribution
 
 
-def inspect_cmd(
-    ctx: typer.Context,
-    data: DataArg,
-    label: LabelOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
-    max_ratio: Annotated[
-        float | None,
-        typer.Option(
-            "--max-ratio",
-            help="Exit 6 when majority/minority exceeds this, or is undefined "
-            "(no labelled row, or one class).",
-        ),
-    ] = None,
-    input_format: InFormatOpt = None,
-    separator: SepOpt = None,
-    encoding: EncOpt = "utf8",
-    infer_schema_length: InferOpt = 10_000,
-    max_classes: MaxClassesOpt = DEFAULT_MAX_CLASSES,
-    engine: EngineOpt = "local",
-    spark_master: MasterOpt = None,
-    config: ConfigOpt = None,
-) -> None:
-    """Show the class distribution of a label column.
+def inspect_cmd(ctx: typer.Context, data: str, config: str | None = None, **_: Any) -> None:
+    """``rebalance inspect``: its options are declared in :data:`.options.INSPECT`."""
+    import json
 
-    Example: rebalance inspect train.csv --label y --max-ratio 10
-    """
+    from ..api import inspect
+
     with guarded():
         settings = settings_of(ctx, "inspect", config)
         o = {k: v["value"] for k, v in settings.items()}

@@ -1,21 +1,52 @@
-"""``rebalance evaluate``: does rebalancing help a model on this data? (cross-validated)"""
+"""``rebalance evaluate``: does rebalancing help a model on this data? (cross-validated)
 
-from .core import (
-    ALWAYS,
-    CLASSIFIERS,
-    DEFAULT_MAX_ROWS,
-    DEFAULT_METRIC,
-    METRICS,
-    SAMPLERS,
-    STRATEGIES,
-    EvaluationResult,
-    Step,
-    decide,
-    evaluate,
-    fold_metrics,
-    parse_strategies,
-    stratified_sample,
+The choices (classifiers, metrics, defaults) are importable alone from
+:mod:`.choices`; the rest comes from :mod:`.core` (numpy, polars, scikit-learn)
+on first use, so ``rebalance evaluate --help`` imports none of them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .choices import ALWAYS, CLASSIFIERS, DEFAULT_MAX_ROWS, DEFAULT_METRIC, METRICS
+
+if TYPE_CHECKING:
+    from .core import (
+        SAMPLERS,
+        STRATEGIES,
+        EvaluationResult,
+        Step,
+        decide,
+        evaluate,
+        fold_metrics,
+        parse_strategies,
+        stratified_sample,
+    )
+
+_CORE = frozenset(
+    {
+        "SAMPLERS",
+        "STRATEGIES",
+        "EvaluationResult",
+        "Step",
+        "decide",
+        "evaluate",
+        "fold_metrics",
+        "parse_strategies",
+        "stratified_sample",
+    }
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CORE:
+        value = getattr(import_module(".core", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ALWAYS",

@@ -32,33 +32,25 @@ from .. import strategies as registry
 from ..api import resample_frame
 from ..classes import has_label
 from ..columns import check_label
-from ..errors import DataError, UsageError
+from ..errors import DataError, UsageError, did_you_mean
 from ..io import ReadOptions, open_source, reading
 from ..request import resolve_seed
 from ..strategies.smote import check_k_neighbors
+from .choices import (
+    ALWAYS,
+    CLASSIFIERS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_METRIC,
+    METRICS,
+    evaluable,
+)
 
 SCHEMA_VERSION = 2  # 2: the verdict gives p-values of a paired test (was: two_sigma)
-DEFAULT_MAX_ROWS = 200_000
-DEFAULT_METRIC = "average_precision"
 MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuous column
 MAX_CATEGORIES = 50  # one-hot columns per categorical feature (the most frequent in training)
 
-ALWAYS = ("none", "none+threshold", "class-weight")
-SAMPLERS = tuple(s.name for s in registry.all_strategies() if s.evaluable)
+SAMPLERS = evaluable()
 STRATEGIES = ALWAYS + SAMPLERS
-CLASSIFIERS = ("logreg", "hgb", "rf")
-
-METRICS = (
-    "roc_auc",
-    "average_precision",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "g_mean",
-    "mcc",
-    "brier",
-)
 LOWER_IS_BETTER = frozenset({"brier"})
 METRIC_NAMES = {
     "roc_auc": "ROC-AUC",
@@ -898,7 +890,7 @@ def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
         if s not in STRATEGIES:
             raise UsageError(
                 f"unknown strategy {s!r} in --strategies",
-                hint=f"choose from {', '.join(STRATEGIES)}",
+                hint=f"{did_you_mean(s, STRATEGIES)}choose from {', '.join(STRATEGIES)}",
             )
     return list(ALWAYS) + [s for s in SAMPLERS if s in names]
 
@@ -954,10 +946,14 @@ def _check_settings(
     if repeats < 1:
         raise UsageError(f"--repeats must be at least 1 (got {repeats})")
     if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r}", hint=f"choose one of {', '.join(METRICS)}")
+        raise UsageError(
+            f"unknown metric {metric!r}",
+            hint=f"{did_you_mean(metric, METRICS)}choose one of {', '.join(METRICS)}",
+        )
     if classifier not in CLASSIFIERS:
         raise UsageError(
-            f"unknown classifier {classifier!r}", hint=f"choose one of {', '.join(CLASSIFIERS)}"
+            f"unknown classifier {classifier!r}",
+            hint=f"{did_you_mean(classifier, CLASSIFIERS)}choose one of {', '.join(CLASSIFIERS)}",
         )
     if max_rows < 2:
         raise UsageError(f"--max-rows must be at least 2 (got {max_rows})")

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
+from ..defaults import DEFAULT_INFER_SCHEMA_LENGTH
 from ..errors import DataError, InputOutputError, UsageError
 from ..phases import Phases
 from . import fs
@@ -46,7 +47,7 @@ class ReadOptions:
     input_format: str | None = None
     separator: str | None = None
     encoding: str = "utf8"
-    infer_schema_length: int | None = 10_000
+    infer_schema_length: int | None = DEFAULT_INFER_SCHEMA_LENGTH
 
     def checked(self) -> ReadOptions:
         fmt = check_format_name(self.input_format, "--input-format")

@@ -23,8 +23,6 @@ import numpy as np
 
 from .. import knn
 
-KEEP_RULES: tuple[str, ...] = ("all", "mode")
-
 
 def exact_method(n: int, d: int) -> str:
     """The exact neighbour search for n rows of d features (never the approximate ivf)."""

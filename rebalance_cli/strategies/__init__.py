@@ -8,10 +8,11 @@ and run like a built-in one. See "Adding a strategy" in docs/architecture.md.
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from .base import (
     CleanCells,
     Cleaner,
@@ -74,8 +75,25 @@ def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
     return found, broken
 
 
+_BUILT_IN_ONLY = {"on": False}
+
+
 def _registry() -> dict[str, Strategy]:
+    if _BUILT_IN_ONLY["on"]:
+        return {s.name: s for s in BUILT_IN}
     return _loaded()[0]
+
+
+@contextmanager
+def built_in_only() -> Iterator[None]:
+    """The registry without plug-ins while the block runs (the generated CLI reference
+    documents the built-in strategies, whatever is installed)."""
+    before = _BUILT_IN_ONLY["on"]
+    _BUILT_IN_ONLY["on"] = True
+    try:
+        yield
+    finally:
+        _BUILT_IN_ONLY["on"] = before
 
 
 def reload() -> None:
@@ -106,8 +124,7 @@ def get(name: str) -> Strategy:
     if name in broken:
         raise UsageError(f"strategy {name!r}: {broken[name]}", hint="fix or remove that package")
     known = names()
-    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]}? " if near else ""
+    hint = did_you_mean(name, known)
     raise UsageError(f"unknown strategy {name!r}", hint=f"{hint}choose one of {', '.join(known)}")
 
 
@@ -131,6 +148,7 @@ __all__ = [
     "Synthesiser",
     "all_options",
     "all_strategies",
+    "built_in_only",
     "get",
     "load_warnings",
     "names",

@@ -5,6 +5,9 @@ A cleaning strategy declares ``kind = "clean"``, ``needs = "all"`` and
 ``exact_counts = False``: the driver reads every row's features before pass 2,
 the cleaner's keep flags decide the counts after, and pass 2 drops the rows by
 (cell, position in cell) like any other selection.
+
+The declarations import neither numpy nor the kernels (``--help`` reads them);
+the cleaner imports them when it runs.
 """
 
 from __future__ import annotations
@@ -13,14 +16,10 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from ..columns import resolve_features
 from ..errors import DataError
 from ..phases import wait_for
-from ..samplers.clean import exact_method, group_rows
 from .base import (
     CleanCells,
     Cleaner,
@@ -34,9 +33,12 @@ from .base import (
 )
 from .smote import OPTIONS as SMOTE_OPTIONS
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # --features and --exclude choose the columns of the distance, as for SMOTE
 FEATURE_OPTIONS = tuple(o for o in SMOTE_OPTIONS if o.name in ("features", "exclude"))
-Kernel = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Kernel = Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]
 
 
 @dataclass
@@ -52,6 +54,10 @@ class GroupCleaner(Cleaner):
     def fit(
         self, x: np.ndarray, codes: np.ndarray, cells: CleanCells, outcome: Outcome
     ) -> np.ndarray:
+        import numpy as np
+
+        from ..samplers.clean import exact_method, group_rows
+
         started = time.perf_counter()
         usable = self._usable(x, outcome)
         keep = np.ones(x.shape[0], dtype=bool)
@@ -71,6 +77,8 @@ class GroupCleaner(Cleaner):
     def _usable(self, x: np.ndarray, outcome: Outcome) -> np.ndarray:
         """Rows with every feature finite; the others are refused, or with --lenient kept
         out of the search (and kept)."""
+        import numpy as np
+
         finite = np.isfinite(x).all(axis=1)
         bad = int(finite.size - finite.sum())
         if bad == 0:
@@ -106,6 +114,8 @@ class CleaningStrategy(Strategy):
         raise NotImplementedError
 
     def setup(self, ctx: SetupContext) -> Setup:
+        from ..columns import resolve_features
+
         o = ctx.options
         features = resolve_features(
             ctx.schema, ctx.label, o.get("features"), o.get("exclude"), None, who=self.name

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import UsageError
-from ..samplers.clean import KEEP_RULES, edited
 from .base import Option
 from .cleaning import FEATURE_OPTIONS, CleaningStrategy, Kernel
+
+KEEP_RULES: tuple[str, ...] = ("all", "mode")  # --enn-keep: samplers.clean.edited's rules
 
 
 def _check_neighbours(value: int) -> None:
@@ -56,6 +57,8 @@ class EditedNearestNeighbours(CleaningStrategy):
     options = (*OPTIONS, *FEATURE_OPTIONS)
 
     def kernel(self, options: Mapping[str, Any]) -> Kernel:
+        from ..samplers.clean import edited
+
         k, rule = options.get("enn_neighbors") or 3, options.get("enn_keep") or "all"
         return functools.partial(edited, k=k, rule=rule)
 

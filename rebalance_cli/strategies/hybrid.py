@@ -30,6 +30,7 @@ GROW_WITH_OPTION = Option(
     "hybrid: grow small classes by oversample or smote.",
     owner="hybrid",
     check=_check_grow_with,
+    metavar="NAME",
 )
 
 

@@ -3,6 +3,10 @@
 The rows of the classes it grows are pooled as pass 2 streams by; once the
 input has ended, each grown cell finds its neighbours and its synthetic rows
 follow the input rows (samplers/smote.py holds the kernel).
+
+The declaration (options, flags, help) imports neither polars nor numpy: the
+command line reads it to build ``--help``, so the kernel is imported when a
+run sets SMOTE up.
 """
 
 from __future__ import annotations
@@ -11,13 +15,9 @@ import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import polars as pl
-
-from ..columns import resolve_smote_columns
 from ..errors import UsageError
-from ..samplers.smote import SmoteClass, SmoteSettings, check_class_size, prepare_smote
 from .base import (
     Direction,
     Kind,
@@ -29,6 +29,11 @@ from .base import (
     Strategy,
     Synthesiser,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ..samplers.smote import SmoteClass, SmoteSettings
 
 SCALES: tuple[str, ...] = ("none", "standard")
 
@@ -55,6 +60,7 @@ OPTIONS: tuple[Option, ...] = (
         short="-k",
         owner="smote",
         check=check_k_neighbors,
+        metavar="K",
     ),
     Option(
         "features",
@@ -95,6 +101,7 @@ OPTIONS: tuple[Option, ...] = (
         default="none",
         owner="smote",
         check=_check_scale,
+        metavar="NAME",
     ),
 )
 
@@ -112,6 +119,8 @@ class SmoteSynthesiser(Synthesiser):
         return SmoteSynthesiser(self.label, dataclasses.replace(self.settings, seed=seed))
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> SmoteClass:
+        from ..samplers.smote import prepare_smote
+
         started = time.perf_counter()
         detail = f"class {cell.shown!r}"
         with outcome.phases.phase("neighbours", pool.height, detail=detail) as phase:
@@ -142,6 +151,9 @@ class SmoteSynthesiser(Synthesiser):
 
 def smote_setup(ctx: SetupContext) -> Setup:
     """SMOTE's columns for this input, its synthesiser, its k + 1 rule and its parameters."""
+    from ..columns import resolve_smote_columns
+    from ..samplers.smote import SmoteSettings, check_class_size
+
     o = ctx.options
     features, categorical, named = resolve_smote_columns(
         ctx.schema,

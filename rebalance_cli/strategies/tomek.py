@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..samplers.clean import tomek_links
 from .cleaning import FEATURE_OPTIONS, CleaningStrategy, Kernel
 
 
@@ -22,4 +21,6 @@ class TomekLinks(CleaningStrategy):
     options = FEATURE_OPTIONS
 
     def kernel(self, options: Any) -> Kernel:
+        from ..samplers.clean import tomek_links
+
         return tomek_links

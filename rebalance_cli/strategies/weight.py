@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import UsageError
 from .base import Direction, Kind, Option, Setup, SetupContext, Strategy
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_WEIGHT_COLUMN = "sample_weight"
 
@@ -24,6 +25,7 @@ WEIGHT_COLUMN = Option(
     f"weight: the new column (default {DEFAULT_WEIGHT_COLUMN}).",
     owner="--strategy weight",
     check=_check_column,
+    metavar="NAME",
 )
 
 
@@ -53,5 +55,7 @@ class Weight(Strategy):
         return Setup(parameters=parameters, weight_column=column)
 
     def weights(self, plan_weights: Sequence[float] | None) -> np.ndarray | None:
+        import numpy as np
+
         assert plan_weights is not None
         return np.array(plan_weights, dtype=np.float64)
