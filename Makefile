@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # A full install (STAMP) makes this one too.
 BASE_STAMP := $(VENV)/.installed-base
 
-.PHONY: install demo test lint fmt bench clean cli-reference
+.PHONY: install demo test lint fmt bench mutate clean cli-reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,18 +46,18 @@ demo: $(BASE_STAMP)
 	@echo "  (e.g. python3 -m json.tool demo_out/tickets_smote.json | less)"
 
 test: $(STAMP)
-	$(BIN)/ruff check rebalance_cli tests benchmarks
+	$(BIN)/ruff check rebalance_cli tests benchmarks tools
 	$(BIN)/mypy rebalance_cli
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check rebalance_cli tests benchmarks
-	$(BIN)/ruff format --check rebalance_cli tests benchmarks
-	$(BIN)/mypy rebalance_cli
+	$(BIN)/ruff check rebalance_cli tests benchmarks tools
+	$(BIN)/ruff format --check rebalance_cli tests benchmarks tools
+	$(BIN)/mypy rebalance_cli tools/mutate.py
 
 fmt: $(STAMP)
-	$(BIN)/ruff format rebalance_cli tests benchmarks
-	$(BIN)/ruff check --fix rebalance_cli tests benchmarks
+	$(BIN)/ruff format rebalance_cli tests benchmarks tools
+	$(BIN)/ruff check --fix rebalance_cli tests benchmarks tools
 
 # docs/cli.md: every command's --help (tests/test_cli_help.py fails when it is out of date)
 cli-reference: $(STAMP)
@@ -66,6 +66,12 @@ cli-reference: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Break the package on purpose (tools/mutate.py lists how), one way at a time in a scratch
+# copy, and check that the tests meant to notice do; not part of `make test`. MUTATE_ARGS:
+# e.g. "--only smote-u-0-2 --only write-in-place", or "--list".
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -2,10 +2,13 @@
 
 Every method gives the same answer whatever the number of threads: work is split
 into blocks of a fixed shape, each on single-threaded BLAS, run on a thread pool
-and written to its own slot; ties are broken by row index.
+and written to its own slot. The exact methods rank by (float64 squared distance,
+row index): equal distances go to the lower row index.
 
-- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree, queried in blocks of
-  ``KD_QUERY_ROWS`` rows on the thread pool (a row's answer does not depend on the others);
+- ``kd-tree`` (exact) for few dimensions: scikit-learn's KDTree over the distinct
+  rows, queried in blocks of ``KD_QUERY_ROWS`` points on the thread pool, gathers
+  candidates (every point tied at the boundary included), which are then ranked by
+  (distance, index);
 - ``brute`` (exact) otherwise: for a block of query rows and a slice of candidate
   rows, one float32 matrix product scores every pair (||x||^2/2 - q.x); the
   (k+1)-th smallest of the minima over groups of ``_LANES`` candidates bounds the
@@ -30,6 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -122,31 +126,145 @@ def _parallel(
 KD_QUERY_ROWS = 1024
 
 
-def _kd_query(x: np.ndarray, kk: int, tick: Tick | None = None) -> np.ndarray:
-    """scikit-learn's KDTree over ``x``, each row's ``kk`` nearest rows (itself among
-    them), queried ``KD_QUERY_ROWS`` rows at a time on the thread pool."""
-    from sklearn.neighbors import KDTree
-
-    n = x.shape[0]
-    tree = KDTree(x)
-    found = np.empty((n, kk), dtype=np.intp)
+def _kd_blocks(
+    n: int,
+    work: Callable[[int, int], None],
+    tick: Tick | None,
+    rows_done: Callable[[int], int],
+    rows: int,
+) -> None:
+    """``work(start, end)`` over blocks of ``KD_QUERY_ROWS`` points on the thread pool (a
+    point's answer does not depend on the others); after each block, ``tick`` gets
+    ``rows_done(end)`` of the class's ``rows`` (and may stop the search)."""
 
     def block(s: int) -> None:
-        e = min(n, s + KD_QUERY_ROWS)
-        found[s:e] = tree.query(x[s:e], k=kk, return_distance=False)
+        work(s, min(n, s + KD_QUERY_ROWS))
 
-    _parallel(block, range(0, n, KD_QUERY_ROWS), _rows_done(tick, n, KD_QUERY_ROWS))
-    return found
+    def done(s: int) -> None:
+        assert tick is not None
+        tick(rows_done(min(n, s + KD_QUERY_ROWS)), rows)
+
+    _parallel(block, range(0, n, KD_QUERY_ROWS), None if tick is None else done)
 
 
 def _kd_tree(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
-    found = _kd_query(x, k + 1, tick)
-    # With duplicate rows the row itself need not come first: drop it where it
-    # appears, otherwise drop the farthest.
-    is_self = found == np.arange(x.shape[0])[:, None]
+    """Exact, by (distance, index): a k-d tree over the distinct rows, then a re-rank.
+
+    The tree's own order of tied points is arbitrary, so it only gathers candidates:
+    the ``k + 2`` nearest distinct points of every distinct point, and where the
+    farthest of those is as near as the (k+1)-th nearest row (a tie that may go on
+    past what the tree returned), every distinct point within that distance. Each
+    candidate point stands for its ``k + 1`` lowest row indices (no more can be
+    among a row's k + 1 nearest), the candidate rows are ranked by float64 squared
+    distance, computed as ``brute`` computes it, then by index, and each row drops
+    itself from its point's first k + 1. Duplicates cost nothing extra: a point
+    held by a million rows is one point of the tree.
+    """
+    from sklearn.neighbors import KDTree
+
+    n = x.shape[0]
+    points, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    m = points.shape[0]
+    # rows of each point, lowest index first
+    members = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    take = np.minimum(counts, k + 1)  # rows a candidate point brings
+
+    tree = KDTree(points)
+    width = min(m, k + 2)  # one more than the k + 1 rows need: is the last one tied?
+    dist = np.empty((m, width))
+    near = np.empty((m, width), dtype=np.intp)
+
+    def first_query(s: int, e: int) -> None:
+        dist[s:e], near[s:e] = tree.query(points[s:e], k=width)
+
+    ends = np.cumsum(counts)  # rows of the points before each end: the progress in rows
+    _kd_blocks(m, first_query, tick, lambda e: int(ends[e - 1]), n)
+    owner = np.repeat(np.arange(m), width)
+    cand = near.ravel()
+    if width < m:
+        # the (k+1)-th row's distance among the returned points (enough rows: each
+        # of the k + 2 points holds at least one)
+        d2 = _sq_dist(points[owner], points[cand]).reshape(m, width)
+        order = np.argsort(d2, axis=1, kind="stable")
+        rows_upto = np.cumsum(np.take_along_axis(take[near], order, axis=1), axis=1)
+        at = np.argmax(rows_upto >= k + 1, axis=1)
+        bound = np.sqrt(np.take_along_axis(d2, order, axis=1)[np.arange(m), at])
+        radius = bound * (1 + 1e-9) + 1e-300
+        tied = np.flatnonzero(dist[:, -1] <= radius)
+        if tied.size:
+            owner, cand = _kd_ties(tree, points, radius, tied, width, owner, cand, tick, n)
+    # each (point, candidate point) pair expands to the candidate's first rows
+    d2 = _sq_dist(points[owner], points[cand])
+    per = take[cand]
+    pair = np.repeat(np.arange(owner.size), per)
+    within = np.arange(pair.size) - np.repeat(np.cumsum(per) - per, per)
+    row = members[starts[cand][pair] + within]
+    who, d2 = owner[pair], d2[pair]
+    order = np.lexsort((row, d2, who))
+    who, row = who[order], row[order]
+    first = np.searchsorted(who, np.arange(m))
+    best = row[first[:, None] + np.arange(k + 1)[None, :]]  # (m, k + 1) by (distance, index)
+    found_rows = best[inverse]
+    # drop the row itself where it appears, otherwise the last
+    is_self = found_rows == np.arange(n)[:, None]
     is_self[~is_self.any(axis=1), -1] = True
     order = np.argsort(is_self, axis=1, kind="stable")
-    return np.take_along_axis(found, order[:, :k], axis=1)
+    return np.take_along_axis(found_rows, order[:, :k], axis=1)
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of paired rows, in float64 (as the exact searches rank)."""
+    diff = b - a
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _kd_ties(
+    tree: Any,
+    points: np.ndarray,
+    radius: np.ndarray,
+    tied: np.ndarray,
+    width: int,
+    owner: np.ndarray,
+    cand: np.ndarray,
+    tick: Tick | None,
+    rows: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (owner, candidate) point pairs with the tied owners' candidates replaced by
+    every point within their ``radius``: most ties end within a few more points, so the
+    tree is asked for 4x as many first, and searched by radius only where even those
+    end in a tie. Blocks of the tied points run on the thread pool, their findings
+    joined in block order; ``tick`` is told every row is done (``rows``), and may stop."""
+    m = points.shape[0]
+    wider = min(m, 4 * width)
+    wdist = np.empty((tied.size, wider))
+    wnear = np.empty((tied.size, wider), dtype=np.intp)
+
+    def wide_query(s: int, e: int) -> None:
+        wdist[s:e], wnear[s:e] = tree.query(points[tied[s:e]], k=wider)
+
+    _kd_blocks(tied.size, wide_query, tick, lambda e: rows, rows)  # a stop point, no progress
+    within_r = wdist <= radius[tied][:, None]
+    still = within_r[:, -1] & (wider < m)
+    done = ~still
+    keep = ~np.isin(owner, tied)
+    owners = [owner[keep], np.repeat(tied[done], within_r[done].sum(axis=1))]
+    cands = [cand[keep], wnear[done][within_r[done]]]
+    rest = tied[still]
+    if rest.size:
+        sizes = np.empty(rest.size, dtype=np.int64)
+        found: list[np.ndarray] = [np.empty(0, dtype=np.intp)] * -(-rest.size // KD_QUERY_ROWS)
+
+        def radius_query(s: int, e: int) -> None:
+            q, r = points[rest[s:e]], radius[rest[s:e]]
+            sizes[s:e] = tree.query_radius(q, r=r, count_only=True)
+            found[s // KD_QUERY_ROWS] = np.concatenate(tree.query_radius(q, r=r))
+
+        _kd_blocks(rest.size, radius_query, tick, lambda e: rows, rows)
+        owners.append(np.repeat(rest, sizes))
+        cands.append(np.concatenate(found).astype(np.intp))
+    return np.concatenate(owners), np.concatenate(cands)
 
 
 def _brute(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
@@ -475,9 +593,9 @@ def _ivf(x: np.ndarray, k: int, probes: int, spill: int, tick: Tick | None = Non
 
     def cell_work(c: int) -> None:
         qs, qe = q_starts[c], q_starts[c + 1]
-        if qs == qe:
-            return
         er = e_rows[e_starts[c] : e_starts[c + 1]]
+        if qs == qe or not er.size:  # nobody searches here, or nobody is filed here
+            return
         qr = q_rows[qs:qe]
         nb, d2 = _search(
             x32[qr], x[qr], qr, ea_all[er], x[er], er, k, slack, _IVF_SEARCH_ROWS, _IVF_LANES

@@ -287,6 +287,32 @@ def test_split_is_stratified_disjoint_and_only_train_is_rebalanced(
     assert doc["rows"]["test"] == test_df.height
 
 
+@pytest.mark.parametrize(
+    "share,counts,held",
+    [
+        # 2.5 -> 3 (half to even would say 2), 1.5 -> 2 (half down would say 1), 0.7 -> 1
+        ("0.1", {"a": 25, "b": 15, "c": 7}, {"a": 3, "b": 2, "c": 1}),
+        # 0.29 * 50 is 14.499999999999998 in floating point: the typed decimal says 14.5 -> 15
+        ("0.29", {"a": 50, "b": 10, "c": 30}, {"a": 15, "b": 3, "c": 9}),
+        ("0.5", {"a": 9, "b": 5, "c": 3}, {"a": 5, "b": 3, "c": 2}),
+    ],
+)
+def test_split_rounds_exact_halves_up(tmp_path, write_data, cli, share, counts, held):
+    """--test-size F holds out round-half-up(F * n_c) rows of every class, on the decimal typed."""
+    src = write_data(mixed_frame(counts, seed=5), "in.parquet")
+    test, train = tmp_path / "test.parquet", tmp_path / "train.parquet"
+    args = [
+        "apply", src, "-l", "y", "-s", "undersample", "--seed", "2",
+        "--test-size", share, "--test-output", test, "-o", train, "--json",
+    ]  # fmt: skip
+    doc = _report(cli(*args))
+    assert _counts(pl.read_parquet(test)) == held
+    assert doc["split"]["counts"] == held and doc["rows"]["test"] == sum(held.values())
+    rest = {c: n - held[c] for c, n in counts.items()}
+    assert doc["split"]["train_counts"] == rest
+    assert _counts(pl.read_parquet(train)) == dict.fromkeys(counts, min(rest.values()))
+
+
 def test_split_errors(tmp_path, write_data, cli):
     src = write_data(mixed_frame({"a": 90, "b": 2}), "in.csv")
     before = listing(tmp_path)

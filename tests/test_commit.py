@@ -331,3 +331,27 @@ def test_sigkill_during_commit_leaves_a_temp_file_the_next_run_removes(case):
     assert res.returncode == 0, res.stderr
     assert listing(case.folder) == {"in.csv", "o.csv", "report.fifo"}
     assert not spools[0].exists()
+
+
+def test_force_puts_a_new_file_in_place_and_never_writes_into_the_old_one(case, cli):
+    """Every file a run writes is a new file renamed over its target: with --force the
+    target is a new inode, and a reader that opened the old file before the run reads
+    the old bytes, whole, after it (a run writing in place would truncate them)."""
+    out, report, test = (case.folder / n for n in ("o.csv", "r.json", "t.csv"))
+    for path in (out, report, test):
+        path.write_text("old bytes\n" * 1000)
+    held = {p: (open(p, "rb"), os.stat(p).st_ino) for p in (out, report, test)}  # noqa: SIM115
+    try:
+        res = cli(
+            "apply", case.src, *UNDER, "-o", out, "--report", report,
+            "--test-size", "0.2", "--test-output", test, "--force",
+        )  # fmt: skip
+        assert res.code == 0, res.stderr
+        for path, (fh, inode) in held.items():
+            assert os.stat(path).st_ino != inode, path
+            assert fh.read() == b"old bytes\n" * 1000, path
+            assert path.read_bytes() != b"old bytes\n" * 1000
+    finally:
+        for fh, _ in held.values():
+            fh.close()
+    assert pl.read_csv(out)["y"].value_counts().sort("y").rows() == [("no", 8), ("yes", 8)]

@@ -15,6 +15,8 @@ import sys
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
 from rebalance_cli import knn
@@ -130,6 +132,8 @@ def test_synthetic_rows_lie_on_segments_to_a_found_neighbour(small_ivf):
 
 SCRIPT = """
 import sys
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 from rebalance_cli import knn
 from rebalance_cli.api import rebalance
@@ -248,3 +252,99 @@ def test_merging_keys_keeps_one_copy_of_a_neighbour_found_twice():
     got = knn._best_keys(keys, 3)
     assert got.tolist() == [[3, 7, 9], [-1, -1, -1]]
     assert knn._best_keys(keys, 5).tolist()[0] == [3, 7, 9, 4, -1]
+
+
+# --- ties: equal distances go to the lower row index, on every path -------------------------
+
+
+def by_distance_then_index(x: np.ndarray, k: int) -> np.ndarray:
+    """The reference: every pairwise squared distance in float64, each row's others in a
+    stable sort (so equal distances keep index order), its first k. Exact on the
+    small-integer data below, where every distance is a whole number."""
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(d2, np.inf)
+    return np.argsort(d2, axis=1, kind="stable")[:, :k]
+
+
+def tie_heavy(kind: str, n: int, d: int, seed: int) -> np.ndarray:
+    """Data whose distances tie massively: binary features, a few rows repeated many
+    times (shuffled in), or points of a small integer grid."""
+    rng = np.random.default_rng(seed)
+    if kind == "binary":
+        return rng.integers(0, 2, size=(n, d)).astype(np.float64)
+    if kind == "duplicates":
+        distinct = rng.integers(-3, 4, size=(max(2, n // 9), d)).astype(np.float64)
+        return distinct[rng.integers(0, distinct.shape[0], size=n)]
+    assert kind == "grid"
+    return rng.integers(-2, 3, size=(n, d)).astype(np.float64)
+
+
+def exact_ivf(x: np.ndarray, k: int) -> np.ndarray:
+    """The ivf path with every row probing every cell (cells of 25 rows): the cells,
+    the per-cell search and the merge of findings, but nothing left unsearched, so the
+    answer must be the exact one."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(knn, "IVF_CELL_ROWS", 25)
+        cells = max(1, round(x.shape[0] / 25))
+        return knn._ivf(x, k, cells, 2)
+
+
+PATHS = {
+    "kd-tree": lambda x, k: knn.nearest_neighbours(x, k, "kd-tree"),
+    "brute": lambda x, k: knn.nearest_neighbours(x, k, "brute"),
+    "ivf": exact_ivf,
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("kind,d", [("binary", 6), ("binary", 12), ("duplicates", 3), ("grid", 2)])
+@pytest.mark.parametrize("k", [1, 2, 5, 9])
+def test_every_path_breaks_ties_by_the_lower_index(path, kind, d, k):
+    x = tie_heavy(kind, 300, d, seed=d * 31 + k)
+    want = by_distance_then_index(x, k)
+    got = PATHS[path](x, k)
+    assert got.shape == (300, k) and got.dtype == np.int64
+    wrong = np.flatnonzero((got != want).any(axis=1))
+    assert wrong.size == 0, (wrong.size, wrong[:5], got[wrong[:3]], want[wrong[:3]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["binary", "duplicates", "grid"]),
+    n=st.integers(12, 160),
+    d=st.integers(1, 7),
+    k=st.integers(1, 11),
+    seed=st.integers(0, 2**32 - 1),
+    path=st.sampled_from(sorted(PATHS)),
+)
+def test_any_tie_heavy_data_gives_the_reference_ids(kind, n, d, k, seed, path):
+    x = tie_heavy(kind, n, d, seed)
+    assert np.array_equal(PATHS[path](x, k), by_distance_then_index(x, k))
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_ties_go_to_the_lower_index_not_the_higher(path):
+    # on a line: 0 at rows 0..3, 1 at rows 4..11, -1 at rows 12..15; every row has at
+    # least as many equally near rows as k, so the rule alone picks among them
+    x = np.array([0.0] * 4 + [1.0] * 8 + [-1.0] * 4)[:, None]
+    got = PATHS[path](x, 3)
+    assert got[0].tolist() == [1, 2, 3]  # its three twins, lowest first (not 3, 2, 1)
+    assert got[3].tolist() == [0, 1, 2]
+    assert got[4].tolist() == [5, 6, 7]  # seven twins at 0: the three lowest
+    assert got[11].tolist() == [4, 5, 6]  # not 10, 9, 8
+    assert got[12].tolist() == [13, 14, 15]
+    # the rows at distance 1 from a row of 0: 4..15 tie; with k = 6 the three other
+    # zeros come first, then 4, 5, 6 (not 15, 14, 13 nor 9, 10, 11)
+    assert PATHS[path](x, 6)[0].tolist() == [1, 2, 3, 4, 5, 6]
+    higher = np.argsort(-np.arange(16))  # the same rule with indices reversed
+    mirrored = by_distance_then_index(x[higher], 3)
+    assert not np.array_equal(higher[mirrored], got)  # the test tells the two rules apart
+
+
+def test_kd_tree_gathers_every_tied_point_past_what_the_tree_returns():
+    # a row at the centre of a 2-d grid has 4 points at distance 1, 4 at sqrt(2), 4 at 2:
+    # k = 6 cuts inside the ring at sqrt(2) whatever order the tree returns them in
+    g = np.array([(a, b) for a in range(-3, 4) for b in range(-3, 4)], dtype=np.float64)
+    x = np.vstack([g[::-1], g])  # every point twice, the copies far apart in index
+    for k in (1, 3, 4, 6, 9, 13):
+        assert np.array_equal(knn.nearest_neighbours(x, k, "kd-tree"), by_distance_then_index(x, k))

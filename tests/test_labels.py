@@ -118,6 +118,41 @@ def test_float32_nan_label(write_data):
     assert (dist.classes, dist.nulls) == (("1.0", "2.0"), 3)
 
 
+def evaluate_frame() -> pl.DataFrame:
+    """A float label for evaluate: 40 rows of 1.0, 16 of 2.0, 3 NaN and 1 null."""
+    rng = np.random.default_rng(4)
+    y = [1.0] * 40 + [2.0] * 16 + [NAN, NAN, NAN, None]
+    order = rng.permutation(len(y))
+    return pl.DataFrame(
+        {
+            "f1": rng.normal(0, 1, len(y)),
+            "f2": rng.normal(0, 1, len(y)),
+            "y": pl.Series([y[i] for i in order], dtype=pl.Float64),
+        }
+    )
+
+
+def test_evaluate_refuses_nan_labels_like_nulls(write_data, cli):
+    path = write_data(evaluate_frame(), "eval.parquet")
+    res = cli("evaluate", path, "-l", "y", "--folds", "2", "--repeats", "1")
+    assert (res.code, res.stdout) == (3, "")
+    assert res.stderr == (
+        "rebalance: data error: label column 'y' has 4 null values "
+        "(pass --drop-null-labels to leave those rows out)\n"
+    )
+
+
+def test_evaluate_drops_nan_labels_with_the_nulls(write_data, cli):
+    path = write_data(evaluate_frame(), "eval.parquet")
+    args = ["-l", "y", "--folds", "2", "--repeats", "1", "--strategies", "undersample"]
+    res = cli("evaluate", path, *args, "--drop-null-labels", "--json", "--seed", "3")
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["input"]["rows"] == doc["input"]["rows_used"] == 56  # the labelled rows
+    assert doc["classes"] == [{"class": "1.0", "count": 40}, {"class": "2.0", "count": 16}]
+    assert "left out 4 rows whose label is null" in res.stderr
+
+
 # ---------------------------------------------------------------------- 2. nested labels
 
 NESTED = {
@@ -143,6 +178,9 @@ def test_a_nested_label_is_refused(write_data, cli, tmp_path, shown):
     assert not out.exists()
     with pytest.raises(DataError, match=re.escape(f"label column 'y' is {shown}; {KINDS}")):
         resample_frame(pl.read_parquet(path), label="y", strategy="oversample")
+    res = cli("evaluate", path, "-l", "y")
+    assert (res.code, res.stdout) == (3, "")
+    assert res.stderr.startswith(message) and res.stderr.count("\n") == 1
 
 
 # ---------------------------------------------------------------------- 3. the inspect gate

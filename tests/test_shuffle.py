@@ -77,3 +77,44 @@ def test_smote_report_names_the_knn_method(tmp_path, write_data, cli):
         "b": "kd-tree, SMOTE-NC over city, member"
     }
     assert listing(tmp_path) == {"in.parquet", "o.parquet"}
+
+
+@pytest.mark.parametrize("strategy", ["oversample", "smote"])
+def test_shuffle_across_many_flushes_keeps_every_row(tmp_path, write_data, strategy, monkeypatch):
+    """With the limits lowered, every bucket file is appended to by many flushes (and
+    the synthetic rows arrive after the input's): the output is still a permutation of
+    the ordered output, and the report counts the rows that are in the file."""
+    monkeypatch.setattr(shuffle_mod, "BUCKET_ROWS", 100)  # 3,600 rows: 64 buckets
+    monkeypatch.setattr(shuffle_mod, "FLUSH_ROWS", 150)
+    appends: dict[int, int] = {}
+    real_append = shuffle_mod._append
+
+    def counting(writers, folder, bucket, df):
+        appends[bucket] = appends.get(bucket, 0) + 1
+        real_append(writers, folder, bucket, df)
+
+    monkeypatch.setattr(shuffle_mod, "_append", counting)
+    src = write_data(mixed_frame({"a": 1800, "b": 700, "c": 300}, seed=9), "in.parquet")
+    kw = {
+        "label": "y",
+        "strategy": strategy,
+        "seed": 4,
+        "chunk_size": 97,
+        "id_columns": ["id"] if strategy == "smote" else None,
+    }
+    plain, mixed = tmp_path / "plain.parquet", tmp_path / "mixed.parquet"
+    rebalance(src, plain, **kw)
+    assert appends == {}
+    report = rebalance(src, mixed, shuffle=True, **kw)
+    assert shuffle_mod.bucket_count(5400) == 64
+    assert sorted(appends) == list(range(64))
+    assert min(appends.values()) >= 10  # every bucket was flushed to many times
+    a, b = pl.read_parquet(plain), pl.read_parquet(mixed)
+    assert a.height == b.height == 5400
+    key = [c for c in a.columns if c != "id"] if strategy == "smote" else a.columns
+    assert a.sort(key, nulls_last=True).equals(b.sort(key, nulls_last=True))
+    assert a["y"].to_list() != b["y"].to_list()
+    counted = dict(b["y"].value_counts().iter_rows())
+    assert report.counts_after == counted == {"a": 1800, "b": 1800, "c": 1800}
+    assert report.rows["written"] == b.height
+    assert report.output["bytes"] == mixed.stat().st_size

@@ -393,8 +393,65 @@ def check_ignored_options(strategy: Strategy, ws: Workspace) -> None:
     assert out.read_bytes() == plain.read_bytes()
 
 
+def file_counts(written: pl.DataFrame, source: pl.DataFrame, test_rows: int) -> dict[str, int]:
+    """The report's ``rows`` as the written file shows them: rows equal to an input row are
+    kept input rows (their copies beyond the first are duplicates), the others synthetic;
+    input rows neither written nor held out were dropped. The input's ids are unique."""
+    cols = source.columns
+    kept = written.select(cols).join(source, on=cols, how="semi", nulls_equal=True).height
+    distinct = source.join(written.select(cols), on=cols, how="semi", nulls_equal=True).height
+    return {
+        "read": source.height,
+        "written": written.height,
+        "synthetic": written.height - kept,
+        "duplicated": kept - distinct,
+        "dropped": source.height - test_rows - distinct,
+    }
+
+
+def check_report_counts_match_file(strategy: Strategy, ws: Workspace) -> None:
+    """The report's counts are the written file's: rows written, read, synthetic, duplicated
+    and dropped, class_counts after and bytes, plain, with --shuffle flushing every bucket
+    file several times (limits lowered), and with a test split (its counts and bytes too).
+    The shuffled file holds the plain file's rows, each as often."""
+    from rebalance_cli.stages import shuffle as shuffle_mod
+
+    variants: list[tuple[str, list[object]]] = [
+        ("plain", []),
+        ("shuffle", ["--shuffle", "--chunk-size", 16]),
+        ("split", ["--test-size", "0.25", "--test-output", ws.path("test.parquet")]),
+    ]
+    for name, extra in variants:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(shuffle_mod, "BUCKET_ROWS", 64)
+            mp.setattr(shuffle_mod, "FLUSH_ROWS", 50)
+            target = None
+            if name == "split":
+                train = {c: n - round_half_up(n * TEST_SHARE) for c, n in COUNTS.items()}
+                target = target_for(strategy, train.values(), sorted(train))
+            out, report = apply(ws, strategy, ws.parquet, f"{name}.parquet", *extra, target=target)
+        written = pl.read_parquet(out)
+        test_rows = 0
+        if name == "split":
+            test = pl.read_parquet(ws.path("test.parquet"))
+            test_rows = test.height
+            assert report["split"]["counts"] == class_counts(test)
+            assert report["split"]["rows"] == report["rows"]["test"] == test.height
+            assert report["split"]["bytes"] == ws.path("test.parquet").stat().st_size
+        assert report["class_counts"]["after"] == class_counts(written), name
+        assert report["output"]["bytes"] == out.stat().st_size, name
+        rows = {k: report["rows"][k] for k in ("read", "written", "synthetic", "duplicated")}
+        rows["dropped"] = report["rows"]["dropped"]
+        assert rows == file_counts(written, ws.df, test_rows), name
+        if name == "shuffle":
+            before = pl.read_parquet(ws.path("plain.parquet"))
+            assert written.sort(written.columns).equals(before.sort(before.columns))
+            assert not written.equals(before)
+
+
 CHECKS: tuple[Callable[[Strategy, Workspace], None], ...] = (
     check_counts_equal_plan,
+    check_report_counts_match_file,
     check_chunk_size_invariance,
     check_schema_kept,
     check_seed_replay,

@@ -30,6 +30,8 @@ import polars as pl
 
 from .. import strategies as registry
 from ..api import resample_frame
+from ..classes import has_label
+from ..columns import check_label
 from ..errors import DataError, UsageError, did_you_mean
 from ..io import ReadOptions, open_source, reading
 from ..request import resolve_seed
@@ -415,11 +417,9 @@ def stratified_sample(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
 
 
 def _check_columns(schema: pl.Schema, label: str, exclude: Sequence[str], display: str) -> None:
-    """The label and every ``--exclude`` column must be in the data."""
-    if label not in schema:
-        from ..columns import check_label
-
-        check_label(schema, label, display)
+    """The label (a column that can name classes) and every ``--exclude`` column must be
+    in the data."""
+    check_label(schema, label, display)
     for name in exclude:
         if name not in schema:
             raise DataError(f"--exclude names column {name!r}, which is not in {display}")
@@ -436,8 +436,10 @@ def _labelled_sample(
     """The rows to evaluate on (labelled ones, a stratified sample of at most
     ``max_rows``), how many rows have a label, and whether it is a sample."""
     labels = lf.select(pl.col(label)).collect()[label]
-    nulls = labels.null_count()
-    keep = np.flatnonzero(labels.is_not_null().to_numpy())
+    # NaN in a float label is a null label, as in apply and inspect: never a class
+    labelled = labels.to_frame().select(has_label(label, labels.dtype))[label].fill_null(False)
+    keep = np.flatnonzero(labelled.to_numpy())
+    nulls = labels.len() - keep.size
     if nulls and not drop_null_labels:
         raise DataError(
             f"label column {label!r} has {nulls:,} null value{'s' if nulls != 1 else ''}",
@@ -445,7 +447,7 @@ def _labelled_sample(
         )
     if nulls:
         warnings.append(f"left out {nulls:,} rows whose label is null")
-    y_all, _ = _class_codes(labels.filter(labels.is_not_null()))
+    y_all, _ = _class_codes(labels.filter(labelled))
     chosen = keep[stratified_sample(y_all, max_rows, seed)]
     sampled = chosen.size < keep.size
     if sampled or nulls:

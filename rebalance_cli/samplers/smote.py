@@ -23,27 +23,51 @@ from ..errors import DataError
 from ..knn import Tick, neighbours
 from ..phases import wait_for
 
+_LOW32 = np.uint64(0xFFFF_FFFF)
+_FRACTION_BITS = 53  # rng.uniform's u is a whole number of 2**-53
+_HALF = np.uint64(1 << (_FRACTION_BITS - 1))
+
+
+def _times_fraction(m: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(floor, remainder) of m * span / 2**53, exactly, for m < 2**53 and any uint64 span:
+    the 117-bit product in two 64-bit words from four 32-bit partial products."""
+    s32 = np.uint64(32)
+    a_lo, a_hi = m & _LOW32, m >> s32
+    b_lo, b_hi = span & _LOW32, span >> s32
+    p0, p1, p2, p3 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
+    mid = (p0 >> s32) + (p1 & _LOW32) + (p2 & _LOW32)  # < 3 * 2**32: no carry lost
+    low = (p0 & _LOW32) | (mid << s32)
+    high = p3 + (p1 >> s32) + (p2 >> s32) + (mid >> s32)  # < 2**53
+    shift = np.uint64(_FRACTION_BITS)
+    floor = (high << np.uint64(64 - _FRACTION_BITS)) | (low >> shift)
+    return floor, low & np.uint64((1 << _FRACTION_BITS) - 1)
+
 
 def interpolate_integers(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """a + u * (b - a) rounded to the nearest integer, exact for any 64-bit integers.
+    """a + u * (b - a), computed exactly and rounded to the nearest integer, halves to
+    even, for any 64-bit integers (signed or unsigned) and u a whole number of 2**-53
+    in [0, 1) (what ``rng.uniform`` gives).
 
-    Works in an order-preserving unsigned image of the values, so spans up to
-    2**64 - 1 neither overflow nor lose the endpoints to float rounding; the
-    result always lies between a and b.
+    Works in an order-preserving unsigned image of the values (which keeps parity), so
+    spans up to 2**64 - 1 neither overflow nor lose bits to float rounding: the
+    product u * span is exact, and the result always lies between a and b.
     """
+    m = np.ldexp(np.asarray(u, dtype=np.float64), _FRACTION_BITS)
+    if not ((m >= 0) & (m < 2.0**_FRACTION_BITS) & (m == np.floor(m))).all():
+        raise ValueError("u must be whole multiples of 2**-53 in [0, 1)")
     signed = a.dtype.kind == "i"
     flip = np.uint64(1 << 63)
     ua = a.astype(np.int64).view(np.uint64) ^ flip if signed else a.astype(np.uint64)
     ub = b.astype(np.int64).view(np.uint64) ^ flip if signed else b.astype(np.uint64)
     lo, hi = np.minimum(ua, ub), np.maximum(ua, ub)
-    span = hi - lo
-    t = np.where(ua <= ub, u, 1.0 - u)
-    # Measure from the nearer end, so the step is at most half the span (< 2**63 + 1)
-    # and its float never overflows the cast.
-    near_lo = t <= 0.5
-    step = np.rint(np.where(near_lo, t, 1.0 - t) * span.astype(np.float64)).astype(np.uint64)
-    step = np.minimum(step, span)
-    out = np.where(near_lo, lo + step, hi - step)
+    whole, rest = _times_fraction(m.astype(np.uint64), hi - lo)
+    one = np.uint64(1)
+    # going up from a = lo: x = lo + whole + rest; going down from a = hi: x = hi - whole - rest
+    rising = ua <= ub
+    near = np.where(rising, lo + whole, hi - whole)
+    odd = (near & one).astype(bool)
+    step = (rest > _HALF) | ((rest == _HALF) & odd)  # one more away from a
+    out = np.where(rising, near + step, near - step)
     return (out ^ flip).view(np.int64) if signed else out
 
 

@@ -117,8 +117,13 @@ def _shuffled(
         flush()
         while writers:
             writers.popitem()[1].close()
+        emitted = 0
         with phases.phase("shuffle", position) as phase:
-            yield from _read_back(folder, buckets, schema, chunk_size, phase)
+            for piece in _read_back(folder, buckets, schema, chunk_size, phase):
+                emitted += piece.height
+                yield piece
+        if not emitted == position == rows:  # a bucket lost or gained rows: never commit that
+            raise RuntimeError(f"the shuffle took {position} rows of {rows} and gave {emitted}")
     finally:
         for writer in writers.values():
             writer.abandon()
