@@ -565,7 +565,7 @@ def test_verdict_zero_variance_of_the_differences() -> None:
 
 def test_verdict_holm_over_the_strategies() -> None:
     """p-values are Holm-adjusted: a borderline gain that passes alone fails among many."""
-    from rebalance_cli.evaluate.core import corrected_t_test, holm
+    from rebalance_cli.evaluate.verdict import corrected_t_test, holm
 
     none = around(0.5, 5)
     z = np.random.default_rng(6).normal(size=15)
@@ -587,7 +587,7 @@ def test_verdict_variance_correction() -> None:
     """Nadeau & Bengio: t = mean / sqrt((1/n + n_test/n_train) s^2), n - 1 df."""
     from scipy.stats import t as student
 
-    from rebalance_cli.evaluate.core import corrected_t_test
+    from rebalance_cli.evaluate.verdict import corrected_t_test
 
     d = np.array([0.02, 0.01, 0.03, -0.01, 0.02, 0.01])
     mean, p = corrected_t_test(d, 0.25)

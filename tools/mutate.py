@@ -265,7 +265,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     mutation(
         "evaluate-nan-label-class",
         "evaluate takes a NaN label for a null label (here a class of its own again)",
-        "rebalance_cli/evaluate/core.py",
+        "rebalance_cli/evaluate/data.py",
         (
             "labels.to_frame().select(has_label(label, labels.dtype))[label]",
             "labels.is_not_null()",

@@ -1,7 +1,8 @@
 """``rebalance evaluate``: does rebalancing help a model on this data? (cross-validated)
 
 The choices (classifiers, metrics, defaults) are importable alone from
-:mod:`.choices`; the rest comes from :mod:`.core` (numpy, polars, scikit-learn)
+:mod:`.choices`; the rest comes from :mod:`.core`, :mod:`.data`, :mod:`.metrics` and
+:mod:`.verdict` (numpy, polars, scikit-learn)
 on first use, so ``rebalance evaluate --help`` imports none of them.
 """
 
@@ -13,36 +14,28 @@ from typing import TYPE_CHECKING, Any
 from .choices import ALWAYS, CLASSIFIERS, DEFAULT_MAX_ROWS, DEFAULT_METRIC, METRICS
 
 if TYPE_CHECKING:
-    from .core import (
-        SAMPLERS,
-        STRATEGIES,
-        EvaluationResult,
-        Step,
-        decide,
-        evaluate,
-        fold_metrics,
-        parse_strategies,
-        stratified_sample,
-    )
+    from .core import SAMPLERS, STRATEGIES, EvaluationResult, Step, evaluate, parse_strategies
+    from .data import stratified_sample
+    from .metrics import fold_metrics
+    from .verdict import decide
 
-_CORE = frozenset(
-    {
-        "SAMPLERS",
-        "STRATEGIES",
-        "EvaluationResult",
-        "Step",
-        "decide",
-        "evaluate",
-        "fold_metrics",
-        "parse_strategies",
-        "stratified_sample",
-    }
-)
+# where each name lives, imported on first use
+_LAZY = {
+    "SAMPLERS": ".core",
+    "STRATEGIES": ".core",
+    "EvaluationResult": ".core",
+    "Step": ".core",
+    "evaluate": ".core",
+    "parse_strategies": ".core",
+    "stratified_sample": ".data",
+    "fold_metrics": ".metrics",
+    "decide": ".verdict",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CORE:
-        value = getattr(import_module(".core", __name__), name)
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
