@@ -263,6 +263,51 @@ class CellPlan:
         return dataclasses.replace(self, after=after, plans=plans, groups=groups, warnings=warnings)
 
 
+def _members(layout: Layout, before: Sequence[int]) -> dict[str | None, list[int]]:
+    """The cells of every group (one group, None, without ``--by``) that have rows."""
+    members: dict[str | None, list[int]] = {}
+    for i, g in enumerate(layout.groups):
+        if before[i] > 0:
+            members.setdefault(g, []).append(i)
+    return members
+
+
+def _group_plan(
+    layout: Layout,
+    cells: list[int],
+    before: Sequence[int],
+    strategy: str | Strategy,
+    spec: TargetSpec,
+    check: Callable[[str, int, int], None] | None,
+) -> Plan:
+    """One group's plan, and its cells' checks."""
+    pairs = [(layout.classes[i], before[i]) for i in cells]
+    plan = make_plan(pairs, strategy, spec)
+    if check is not None:
+        for i, t in zip(cells, plan.after, strict=True):
+            check(layout.classes[i], before[i], t)
+    return plan
+
+
+def _policy_warning(layout: Layout, outcomes: list[GroupOutcome], policy: str) -> list[str]:
+    """Refuse a run whose every group was dropped; warn about the groups kept or dropped."""
+    if outcomes and all(o.status == "dropped" for o in outcomes):
+        raise DataError(
+            f"no group can serve the request, and --group-policy drop would leave nothing: "
+            f"{_shown(layout, outcomes[0].name)}: {outcomes[0].reason}",
+            hint="use --group-policy keep, coarser --by columns, or another --target",
+        )
+    odd = [o for o in outcomes if o.status != "planned"]
+    if not odd:
+        return []
+    verb = "kept as they are" if policy == "keep" else "dropped"
+    shown = "; ".join(f"{_shown(layout, o.name)}: {o.reason}" for o in odd[:3])
+    return [
+        f"{len(odd)} of {len(outcomes)} groups cannot serve the request and were "
+        f"{verb} (--group-policy {policy}): {shown}{' …' if len(odd) > 3 else ''}"
+    ]
+
+
 def plan_cells(
     layout: Layout,
     before: Sequence[int],
@@ -283,12 +328,7 @@ def plan_cells(
     outcomes: list[GroupOutcome] = []
     plans: list[Plan] = []
     warnings: list[str] = []
-    members: dict[str | None, list[int]] = {}
-    for i, g in enumerate(layout.groups):
-        if before[i] > 0:
-            members.setdefault(g, []).append(i)
-        else:
-            after[i] = 0
+    members = _members(layout, before)
     if not layout.by and not members:
         raise DataError("the input has no rows with a label, so there is nothing to rebalance")
     if layout.by:
@@ -296,23 +336,18 @@ def plan_cells(
         # the strategy cannot take, or a class the input does not have, is no group's fault
         check_target(strategy, spec, layout.class_names())
     for g, cells in members.items():
-        pairs = [(layout.classes[i], before[i]) for i in cells]
         try:
-            plan = make_plan(pairs, strategy, spec)
-            if check is not None:
-                for i, t in zip(cells, plan.after, strict=True):
-                    check(layout.classes[i], before[i], t)
+            plan = _group_plan(layout, cells, before, strategy, spec, check)
         except RebalanceError as err:
-            if g is None or policy == "error":
-                if g is None:
-                    raise
+            if g is None:
+                raise
+            if policy == "error":
                 kind = DataError if isinstance(err, DataError) else UsageError
                 raise kind(f"group {_shown(layout, g)}: {err.message}", hint=err.hint) from None
-            reason = err.message
             status = "kept" if policy == "keep" else "dropped"
             for i in cells:
                 after[i] = before[i] if policy == "keep" else 0
-            outcomes.append(_outcome(layout, g, cells, before, after, status, reason))
+            outcomes.append(_outcome(layout, g, cells, before, after, status, err.message))
             continue
         plans.append(plan)
         for i, t in zip(cells, plan.after, strict=True):
@@ -328,21 +363,8 @@ def plan_cells(
             if plan.weights is not None:
                 out.weights = dict(zip(plan.classes, plan.weights, strict=True))
             outcomes.append(out)
-    if layout.by and outcomes and all(o.status == "dropped" for o in outcomes):
-        raise DataError(
-            f"no group can serve the request, and --group-policy drop would leave nothing: "
-            f"{_shown(layout, outcomes[0].name)}: {outcomes[0].reason}",
-            hint="use --group-policy keep, coarser --by columns, or another --target",
-        )
     if layout.by:
-        odd = [o for o in outcomes if o.status != "planned"]
-        if odd:
-            verb = "kept as they are" if policy == "keep" else "dropped"
-            shown = "; ".join(f"{_shown(layout, o.name)}: {o.reason}" for o in odd[:3])
-            warnings.append(
-                f"{len(odd)} of {len(outcomes)} groups cannot serve the request and were "
-                f"{verb} (--group-policy {policy}): {shown}{' …' if len(odd) > 3 else ''}"
-            )
+        warnings.extend(_policy_warning(layout, outcomes, policy))
     return CellPlan(
         before=tuple(before),
         after=tuple(after),

@@ -224,6 +224,112 @@ def _spool(stream: BinaryIO, display: str, name: str, phases: Phases) -> tuple[P
     return temp_dir, path
 
 
+@dataclass
+class _Located:
+    """Where an input's bytes are: its path (a spooled copy for stdin and FIFOs), how
+    messages name it, the file the user named, and that file's identity."""
+
+    path: Path
+    display: str
+    origin: Path | None = None
+    identity: tuple[int, int, int, int] | None = None
+    temp_dir: Path | None = None
+
+
+def _locate(data: str | os.PathLike[str], stdin: BinaryIO | None, phases: Phases) -> _Located:
+    """The input's bytes: a regular file where it is; stdin and FIFOs copied first."""
+    if str(data) == STDIO:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        temp_dir, path = _spool(stream, "<stdin>", "stdin", phases)
+        return _Located(path, "<stdin>", temp_dir=temp_dir)
+    path, display = Path(data), str(data)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputOutputError(f"input {display} does not exist") from None
+    except OSError as exc:
+        raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputOutputError(f"input {display} is a directory, not a file")
+    if not os.access(path, os.R_OK):
+        raise InputOutputError(f"input {display} is not readable (permission denied)")
+    if stat.S_ISREG(st.st_mode):
+        return _Located(path, display, origin=path, identity=_identity(st))
+    # a FIFO, or a device such as /dev/stdin: it can be read only once
+    try:
+        fifo = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+    with fifo:
+        temp_dir, copy = _spool(fifo, display, path.name, phases)
+    return _Located(copy, display, origin=path, temp_dir=temp_dir)
+
+
+def _check_text_head(fmt: str, display: str, head: bytes, size: int) -> None:
+    """A "CSV" or "NDJSON" whose first bytes are binary, or a header over 1 MiB."""
+    if fmt in ("csv", "tsv", "ndjson") and b"\x00" in head[:65536]:
+        raise DataError(
+            f"input {display} looks binary (it has NUL bytes), not {NAMES[fmt]}",
+            hint="check the file, or pass --input-format with the right format",
+        )
+    one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
+    if fmt in ("csv", "tsv") and one_line:
+        raise DataError(
+            f"the first line of {display} is longer than 1 MiB, so it is not a {NAMES[fmt]} header",
+            hint="is it a binary file, or a file without line breaks?",
+        )
+
+
+def _source(at: _Located, read: ReadOptions) -> Source:
+    """The input's format from its first bytes, its name and ``--input-format``, checked
+    against each other; a CSV header's names are checked too."""
+    display, path = at.display, at.path
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(MAX_HEADER_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+    except OSError as exc:
+        raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
+    if size == 0:
+        raise DataError(f"input {display} is empty (0 bytes)")
+    flag, shown, codec = read.input_format, sniff(head), compression(head)
+    plain = head if codec is None else _plain_head(path, head, codec)
+    named = format_from_name(at.origin.name) if at.origin is not None else None
+    # a compressed stream (stdin, or a name without an inner extension) is sniffed
+    # by its decompressed first bytes, never by the compressed ones
+    fmt = flag or named or shown or sniff_text(plain)
+    if shown and fmt != shown:
+        how = "--input-format" if flag else "its name"
+        raise DataError(
+            f"input {display} looks like {NAMES[shown]} but {how} says {NAMES[fmt]}",
+            hint=f"rename it or pass --input-format {shown}",
+        )
+    if fmt in ("parquet", "ipc") and shown != fmt:
+        raise DataError(
+            f"input {display} is not a {NAMES[fmt]} file (its first bytes do not match)",
+            hint="check the file, or pass --input-format with the right format",
+        )
+    if codec is None:
+        _check_text_head(fmt, display, head, size)
+    columns = None
+    if fmt in ("csv", "tsv"):
+        columns = csv_header(plain, read.separator or ("\t" if fmt == "tsv" else ","))
+        if columns is not None:
+            check_unique_names(columns, display)
+    return Source(
+        path,
+        display,
+        fmt,
+        size,
+        read,
+        at.temp_dir,
+        columns=None if columns is None else tuple(columns),
+        compression=codec,
+        origin=at.origin,
+        identity=at.identity,
+    )
+
+
 def open_source(
     data: str | os.PathLike[str],
     read: ReadOptions | None = None,
@@ -235,100 +341,12 @@ def open_source(
     Stdin and FIFOs are spooled to a folder of their own (the phase ``spool``),
     removed by :meth:`Source.close`, or at once if opening fails or is stopped.
     """
-    phases = phases or Phases()
-    read = (read or ReadOptions()).checked()
-    flag = read.input_format
-    temp_dir = None
-    origin = None
-    identity = None
-    if str(data) == STDIO:
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        display = "<stdin>"
-        temp_dir, path = _spool(stream, display, "stdin", phases)
-    else:
-        path = Path(data)
-        display = str(data)
-        origin = path
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise InputOutputError(f"input {display} does not exist") from None
-        except OSError as exc:
-            raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise InputOutputError(f"input {display} is a directory, not a file")
-        if not os.access(path, os.R_OK):
-            raise InputOutputError(f"input {display} is not readable (permission denied)")
-        if stat.S_ISREG(st.st_mode):
-            identity = _identity(st)
-        else:  # a FIFO, or a device such as /dev/stdin: it can be read only once
-            try:
-                fifo = open(path, "rb")  # noqa: SIM115 - closed below
-            except OSError as exc:
-                raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
-            with fifo:
-                temp_dir, path = _spool(fifo, display, path.name, phases)
+    at = _locate(data, stdin, phases or Phases())
     try:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(MAX_HEADER_BYTES + 1)
-                size = os.fstat(fh.fileno()).st_size
-        except OSError as exc:
-            raise InputOutputError(f"cannot read {display}: {exc.strerror or exc}") from None
-        if size == 0:
-            raise DataError(f"input {display} is empty (0 bytes)")
-        shown = sniff(head)
-        codec = compression(head)
-        plain = head if codec is None else _plain_head(path, head, codec)
-        named = format_from_name(origin.name) if origin is not None else None
-        # a compressed stream (stdin, or a name without an inner extension) is sniffed
-        # by its decompressed first bytes, never by the compressed ones
-        fmt = flag or named or shown or sniff_text(plain)
-        if shown and fmt != shown:
-            how = "--input-format" if flag else "its name"
-            raise DataError(
-                f"input {display} looks like {NAMES[shown]} but {how} says {NAMES[fmt]}",
-                hint=f"rename it or pass --input-format {shown}",
-            )
-        if fmt in ("parquet", "ipc") and shown != fmt:
-            raise DataError(
-                f"input {display} is not a {NAMES[fmt]} file (its first bytes do not match)",
-                hint="check the file, or pass --input-format with the right format",
-            )
-        compressed = codec is not None
-        one_line = b"\n" not in head[:MAX_HEADER_BYTES] and size > MAX_HEADER_BYTES
-        if fmt in ("csv", "tsv", "ndjson") and not compressed and b"\x00" in head[:65536]:
-            raise DataError(
-                f"input {display} looks binary (it has NUL bytes), not {NAMES[fmt]}",
-                hint="check the file, or pass --input-format with the right format",
-            )
-        if fmt in ("csv", "tsv") and not compressed and one_line:
-            raise DataError(
-                f"the first line of {display} is longer than 1 MiB, so it is not a "
-                f"{NAMES[fmt]} header",
-                hint="is it a binary file, or a file without line breaks?",
-            )
-        columns = None
-        if fmt in ("csv", "tsv"):
-            sep = read.separator or ("\t" if fmt == "tsv" else ",")
-            columns = csv_header(plain, sep)
-            if columns is not None:
-                check_unique_names(columns, display)
-        return Source(
-            path,
-            display,
-            fmt,
-            size,
-            read,
-            temp_dir,
-            columns=None if columns is None else tuple(columns),
-            compression=codec,
-            origin=origin,
-            identity=identity,
-        )
+        return _source(at, (read or ReadOptions()).checked())
     except BaseException:
-        if temp_dir:
-            fs.remove(temp_dir)
+        if at.temp_dir:
+            fs.remove(at.temp_dir)
         raise
 
 
