@@ -20,7 +20,7 @@ cell), so any cut of the input into batches or partitions gives the same rows.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,9 +153,12 @@ class Position:
 
 @dataclass
 class Fed:
-    """What one batch gave: frames per sink, test rows, rows to pool."""
+    """What one batch gave: frames per sink, test rows, rows to pool.
 
-    outputs: list[list[pl.DataFrame]]
+    A sink's frames are made as they are read (a batch that grows many times is not
+    held whole), so read each sink's frames before the next batch is fed."""
+
+    outputs: list[Iterable[pl.DataFrame]]
     test: pl.DataFrame | None = None
     pool: pl.DataFrame | None = None
     pool_codes: np.ndarray | None = None
@@ -233,8 +236,8 @@ class Runner:
         for selector in self.selectors:
             copies = selector.copies(codes)
             if self.shrink is None:
-                fed.outputs.append(list(expand(batch, copies, self.chunk_size)))
-            else:
+                fed.outputs.append(expand(batch, copies, self.chunk_size))
+            else:  # made now: the jitter's counters must advance with this batch
                 jittered = expand_jittered(batch, codes, copies, self.chunk_size, self.shrink)
                 fed.outputs.append(list(jittered))
         return fed
