@@ -24,6 +24,7 @@ from .errors import (
     Interrupted,
     RebalanceError,
     RefusedError,
+    SeedDrawnWarning,
     UsageError,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "RebalanceError",
     "RefusedError",
     "Report",
+    "SeedDrawnWarning",
     "TargetSpec",
     "UsageError",
     "__version__",

@@ -9,6 +9,7 @@ do the work; see docs/architecture.md.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import polars as pl
 from .classes import Distribution
 from .columns import check_label
 from .engines import local
+from .errors import SeedDrawnWarning
 from .io import ReadOptions, open_source
 from .phases import Observer, Phases
 from .plan import TargetSpec
@@ -148,10 +150,19 @@ def resample_frame(
     written. Errors are the exceptions of :mod:`rebalance_cli.errors`.
 
     ``seed`` is 0 by default, so a call is reproducible as it stands. ``seed=None``
-    draws a fresh seed for each call, and the seed drawn is not returned or
-    recorded anywhere: to replay a run, pass the seed yourself (for example one
-    drawn with ``secrets.randbelow(2**32)`` and kept).
+    draws a fresh seed for each call, as the command line does, and says which in a
+    :class:`~rebalance_cli.errors.SeedDrawnWarning` ("resample_frame drew seed 123...;
+    pass seed=123... to get these rows again"); to keep it, catch the warning or pass
+    a seed of your own.
     """
     keywords = {k: v for k, v in locals().items() if k != "frame"}
     request = from_keywords({**keywords, "file_run": False, "max_classes": None})
-    return local.run_frame(request, frame)
+    out = local.run_frame(request, frame)
+    if request.seed_source == "drawn":
+        warnings.warn(
+            f"resample_frame drew seed {request.seed}; pass seed={request.seed} to get these "
+            "rows again",
+            SeedDrawnWarning,
+            stacklevel=2,
+        )
+    return out

@@ -9,6 +9,8 @@ import polars as pl
 
 from .errors import DataError, UsageError
 
+WIDE_INTEGERS = (pl.Int128, pl.UInt128)
+
 
 def check_label(schema: pl.Schema, label: str, display: str) -> None:
     """The label column is in the schema and can name classes; if not, a data error
@@ -88,13 +90,26 @@ def resolve_features(
     if features:
         chosen = list(features)  # overlaps with the label, --exclude and ids were refused above
         for f in chosen:
+            if schema[f] in WIDE_INTEGERS:
+                raise UsageError(
+                    f"feature column {f!r} is {schema[f]}; {who} takes integers of up to 64 "
+                    "bits as features (a float64 distance or jitter would round it)",
+                    hint="leave it out of --features: it is then neither interpolated nor "
+                    "jittered (SMOTE gives a synthetic row the most frequent value among the "
+                    "neighbours)",
+                )
             if not schema[f].is_numeric():
                 raise UsageError(
                     f"feature column {f!r} is {schema[f]}; {who} takes numeric features only",
                     hint="leave it out of --features",
                 )
     else:
-        chosen = [c for c, t in schema.items() if c not in skip and t.is_numeric()]
+        # 128-bit integers (polars reads 20+ digit numbers so: ids, mostly) are not features
+        chosen = [
+            c
+            for c, t in schema.items()
+            if c not in skip and t.is_numeric() and t not in WIDE_INTEGERS
+        ]
     if not chosen and not allow_empty:
         raise DataError(
             f"{who} needs at least one numeric feature column and the input has none left",

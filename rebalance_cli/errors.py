@@ -104,3 +104,8 @@ class Interrupted(RebalanceError):
             super().__init__(f"stopped by {name}; no output was written")
         self.signal_number = int(signal_number)
         self.exit_code = 128 + int(signal_number)
+
+
+class SeedDrawnWarning(UserWarning):
+    """A call without a seed drew one (``resample_frame(seed=None)``): the warning says which,
+    so the call can be replayed with ``seed=`` that value."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import polars as pl
 import pytest
 
-from rebalance_cli import inspect, resample_frame
+from rebalance_cli import SeedDrawnWarning, inspect, resample_frame
 from rebalance_cli.errors import DataError
 
 NAN = float("nan")
@@ -268,7 +269,24 @@ def test_resample_frame_seed_none_draws_a_seed():
     fixed = [resample_frame(frame, seed=0, **kw) for _ in range(2)]
     assert fixed[0].equals(fixed[1])
     assert resample_frame(frame, **kw).equals(fixed[0])  # the default seed is 0
-    drawn = [resample_frame(frame, seed=None, **kw) for _ in range(2)]
+    drawn, said = [], []
+    for _ in range(2):
+        with pytest.warns(SeedDrawnWarning) as caught:
+            drawn.append(resample_frame(frame, seed=None, **kw))
+        [w] = caught
+        m = re.fullmatch(
+            r"resample_frame drew seed (\d+); pass seed=(\d+) to get these rows again",
+            str(w.message),
+        )
+        assert m is not None and m.group(1) == m.group(2), str(w.message)
+        assert w.filename == __file__  # it points at the caller's line
+        said.append(int(m.group(1)))
     assert drawn[0].height == drawn[1].height == fixed[0].height
     assert not drawn[0].equals(drawn[1])  # a fresh seed each call (2**32 of them)
-    assert "seed=None" in (resample_frame.__doc__ or "")
+    # the seed it names gives those rows back
+    for rows, seed in zip(drawn, said, strict=True):
+        assert resample_frame(frame, seed=seed, **kw).equals(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a seed given, or the default 0: no warning
+        resample_frame(frame, seed=5, **kw)
+        resample_frame(frame, **kw)

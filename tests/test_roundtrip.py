@@ -301,6 +301,66 @@ def test_int128_round_trips_in_every_format(tmp_path, cli, fmt, strategy):
         assert set(got["big"]) == set(BIG)
 
 
+def _wide_features_csv(path: Path) -> Path:
+    """40 rows: two 128-bit columns, a float feature, an id, classes a (30) and b (10)."""
+    rows = "".join(
+        f"{i},{BIG[i % 12] + i},{NEG[i % 12]},{(i * 37 % 101) / 7},{'a' if i % 4 else 'b'}\n"
+        for i in range(40)
+    )
+    path.write_text("id,big,neg,x,label\n" + rows)
+    return path
+
+
+WIDE_RUNS = {
+    "smote": ["-s", "smote", "--id-columns", "id"],
+    "hybrid-smote": ["-s", "hybrid", "--target", "25", "--grow-with", "smote"],
+    "shrinkage": ["-s", "oversample", "--shrinkage", "1.0"],
+    "weight": ["-s", "weight"],
+    "tomek": ["-s", "tomek", "--exclude", "id"],
+    "enn": ["-s", "enn", "--exclude", "id"],
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow", "ndjson"])
+@pytest.mark.parametrize("run", list(WIDE_RUNS))
+def test_int128_columns_pass_through_every_strategy_untouched(tmp_path, cli, run, fmt):
+    """A 128-bit integer column (polars' type for 20+ digit numbers: ids, mostly) is never a
+    feature: no distance, interpolation or jitter rounds it through float64. Every value
+    written is an input value of the column, exactly (a synthetic row takes one of its
+    neighbours')."""
+    src = _wide_features_csv(tmp_path / "in.csv")
+    frame = pl.read_csv(src)
+    assert frame.schema["big"] == pl.Int128 and frame.schema["neg"] == pl.Int128
+    out, report = tmp_path / f"o.{fmt}", tmp_path / "r.json"
+    res = cli("apply", src, "-l", "label", "--seed", "3", "-o", out, "--report", report,
+              *WIDE_RUNS[run])  # fmt: skip
+    assert res.code == 0, res.stderr
+    got = READERS[fmt](out)
+    assert got.schema["big"] == pl.Int128 and got.schema["neg"] == pl.Int128
+    assert set(got["big"]) <= set(frame["big"]) and set(got["neg"]) <= set(frame["neg"])
+    doc = json.loads(report.read_text())
+    for key in ("features", "shrinkage_columns"):
+        assert not {"big", "neg"} & set(doc["parameters"].get(key, [])), key
+
+
+@pytest.mark.parametrize(
+    ("args", "who"),
+    [(["-s", "smote"], "SMOTE"), (["-s", "oversample", "--shrinkage", "1"], "--shrinkage")],
+)
+def test_a_128_bit_feature_named_is_refused(tmp_path, cli, args, who):
+    src = _wide_features_csv(tmp_path / "in.csv")
+    before, sha = listing(tmp_path), digest(src)
+    res = cli("apply", src, "-l", "label", "-o", tmp_path / "o.csv", "--features", "big,x", *args)
+    assert res.code == 2
+    assert res.stderr.splitlines() == [
+        f"rebalance: usage error: feature column 'big' is Int128; {who} takes integers of up "
+        "to 64 bits as features (a float64 distance or jitter would round it) (leave it out "
+        "of --features: it is then neither interpolated nor jittered (SMOTE gives a synthetic "
+        "row the most frequent value among the neighbours))"
+    ]
+    assert listing(tmp_path) == before and digest(src) == sha
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv", "ndjson"])
 def test_uint128_from_arrow_round_trips(tmp_path, cli, fmt):
     values = [2**128 - 1 - i for i in range(12)]

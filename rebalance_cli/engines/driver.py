@@ -104,7 +104,12 @@ def prepare(
     shrink_cols: list[str] = []
     if request.stages.shrinkage is not None:
         chosen = resolve_features(
-            schema, label, o.get("features"), o.get("exclude"), o.get("id_columns")
+            schema,
+            label,
+            o.get("features"),
+            o.get("exclude"),
+            o.get("id_columns"),
+            who="--shrinkage",
         )
         shrink_cols = [c for c in chosen if c not in by]
 
