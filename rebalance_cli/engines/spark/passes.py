@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-    from .run import SparkRun
 
 # --------------------------------------------------------------------------- pass 1
 
@@ -208,25 +207,3 @@ class _Pass:
             pl.Series(CODE, fed.pool_codes.astype(np.int32)),
             pl.Series(POS, np.arange(pooled, pooled + n, dtype=np.int64)),
         )
-
-
-def _sink(df: DataFrame, run: SparkRun, sink: int | str, schema: Any) -> DataFrame:
-    """The rows of one sink: the program over every partition (lazy)."""
-    program = run.prepared.program
-    body = _Pass(
-        program,
-        program.positions(run.counter.per_partition),
-        run.counter.starts,
-        run.counter.per_partition,
-        sink,
-        run.drop_nulls,
-        _to_arrow_schema(df, schema),
-    )
-    return _map(df, body, schema)
-
-
-def _to_arrow_schema(df: DataFrame, schema: Any) -> pa.Schema:
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    tz = df.sparkSession.conf.get("spark.sql.session.timeZone")
-    return to_arrow_schema(schema, timezone=tz)

@@ -25,7 +25,7 @@ from ..driver import (
     prepare,
 )
 from ..program import TEST, Cell, Program, shown_cell
-from .passes import SparkEngine, _sink
+from .passes import SparkEngine, _Pass
 from .session import (
     BAD,
     CODE,
@@ -382,3 +382,25 @@ def _bad(col: Any, dtype: Any) -> Any:
     if isinstance(dtype, DoubleType | FloatType):
         cond = cond | F.isnan(col) | (F.abs(col) == F.lit(float("inf")))
     return F.when(cond, 1).otherwise(0)
+
+
+def _sink(df: DataFrame, run: SparkRun, sink: int | str, schema: Any) -> DataFrame:
+    """The rows of one sink: the program over every partition (lazy)."""
+    program = run.prepared.program
+    body = _Pass(
+        program,
+        program.positions(run.counter.per_partition),
+        run.counter.starts,
+        run.counter.per_partition,
+        sink,
+        run.drop_nulls,
+        _to_arrow_schema(df, schema),
+    )
+    return _map(df, body, schema)
+
+
+def _to_arrow_schema(df: DataFrame, schema: Any) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    tz = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    return to_arrow_schema(schema, timezone=tz)
