@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -96,6 +97,14 @@ def cli():
 def argv(*args: object) -> list[str]:
     """The command line of `python -m rebalance_cli ARGS` for a real process."""
     return [sys.executable, "-m", "rebalance_cli", *(str(a) for a in args)]
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that a test interrupts: SIGINT, SIGTERM and SIGHUP at their
+    defaults, whatever the test runner inherited (``nohup`` ignores SIGHUP, a background job of
+    a non-interactive shell ignores SIGINT, and rebalance keeps an ignored signal ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def run_process(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import argv, digest, listing, mixed_frame
+from tests.conftest import argv, default_signals, digest, listing, mixed_frame
 from tests.privileges import require, shared_folder
 
 BINARY = {"no": 900, "yes": 100}
@@ -321,6 +321,7 @@ def test_signal_in_pass_2_removes_temp_files(tmp_path, sig, code, extra):
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
     )
     deadline = time.monotonic() + 120
     while not any(

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from rebalance_cli.phases import PHASES, TEST_SIGNAL, TEST_SIGNAL_STAMP
-from tests.conftest import argv, digest, listing
+from tests.conftest import argv, default_signals, digest, listing
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -74,6 +74,7 @@ class Interrupted:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
+                preexec_fn=default_signals,
             )
             _, err = proc.communicate(timeout=300)
         ended = time.monotonic()
