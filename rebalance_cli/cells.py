@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from .classes import COUNT, ClassIndex, has_label, nan_as_null, tokens_of
-from .errors import DataError, RebalanceError, UsageError
+from .errors import DataError, RebalanceError, UsageError, no_labelled_rows
 from .plan import Plan, TargetSpec, check_target, make_plan, strategy_of
 from .strategies import Strategy
 
@@ -330,7 +330,7 @@ def plan_cells(
     warnings: list[str] = []
     members = _members(layout, before)
     if not layout.by and not members:
-        raise DataError("the input has no rows with a label, so there is nothing to rebalance")
+        raise no_labelled_rows()
     if layout.by:
         # errors of the request itself stop the run whatever a group's counts: a target
         # the strategy cannot take, or a class the input does not have, is no group's fault

@@ -106,6 +106,26 @@ class Interrupted(RebalanceError):
         self.exit_code = 128 + int(signal_number)
 
 
+def null_labels(label: str, nulls: int, csv: bool = False) -> DataError:
+    """The one message for a label column with nulls (or NaN) when ``--drop-null-labels`` is
+    not given: apply, inspect and evaluate, on either engine."""
+    hint = "pass --drop-null-labels to leave those rows out"
+    if csv:
+        hint += "; in a CSV, a short (ragged) row also reads as a null label"
+    plural = "s" if nulls != 1 else ""
+    return DataError(f"label column {label!r} has {nulls:,} null value{plural}", hint=hint)
+
+
+def no_labelled_rows() -> DataError:
+    """Nothing to plan: every row's label is null, or the input has no rows."""
+    return DataError("the input has no rows with a label, so there is nothing to rebalance")
+
+
+def changed_while_read(display: str) -> DataError:
+    """Pass 2 saw other class counts than pass 1: the input changed between the passes."""
+    return DataError(f"{display} changed while it was read (class counts differ)")
+
+
 class SeedDrawnWarning(UserWarning):
     """A call without a seed drew one (``resample_frame(seed=None)``): the warning says which,
     so the call can be replayed with ``seed=`` that value."""

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from . import strategies as registry
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, no_labelled_rows
 from .strategies import Strategy
 
 KEYWORDS: tuple[str, ...] = (
@@ -272,7 +272,7 @@ def _named_class(raw: str, classes: Sequence[str]) -> str:
 def _checked_counts(counts: Sequence[tuple[str, int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The class names and counts of ``counts``, once they make a plan possible."""
     if not counts:
-        raise DataError("the input has no rows with a label, so there is nothing to rebalance")
+        raise no_labelled_rows()
     classes = tuple(str(c) for c, _ in counts)
     if len(set(classes)) != len(classes):
         raise ValueError("class names must be unique")

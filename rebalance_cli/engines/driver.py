@@ -19,7 +19,7 @@ import polars as pl
 from ..cells import CellPlan, Layout, per_class, plan_cells
 from ..classes import ClassIndex
 from ..columns import check_label, named_columns, resolve_features
-from ..errors import DataError
+from ..errors import DataError, null_labels
 from ..phases import Phases
 from ..report import Report
 from ..request import Request
@@ -71,16 +71,7 @@ class Prepared:
 
 def _null_labels(layout: Layout, request: Request, input_format: str | None) -> None:
     if layout.nulls and not request.drop_null_labels:
-        raise DataError(
-            f"label column {request.label!r} has {layout.nulls} null value"
-            f"{'s' if layout.nulls != 1 else ''}",
-            hint="pass --drop-null-labels to leave those rows out"
-            + (
-                "; in a CSV, a short (ragged) row also reads as a null label"
-                if input_format in ("csv", "tsv")
-                else ""
-            ),
-        )
+        raise null_labels(request.label, layout.nulls, csv=input_format in ("csv", "tsv"))
 
 
 def prepare(

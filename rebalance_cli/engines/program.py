@@ -244,11 +244,11 @@ class Runner:
 
     def check_complete(self, display: str) -> None:
         """Every cell saw the rows pass 1 counted (else the input changed under us)."""
-        from ..errors import DataError
+        from ..errors import changed_while_read
 
         for s in self.selectors:
             if not np.array_equal(s.offsets, np.array(self.program.before)):
-                raise DataError(f"{display} changed while it was read (class counts differ)")
+                raise changed_while_read(display)
 
     def written(self) -> list[tuple[int, ...]]:
         return [tuple(int(v) for v in s.written) for s in self.selectors]

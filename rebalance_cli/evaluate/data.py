@@ -14,7 +14,7 @@ import polars as pl
 
 from ..classes import has_label
 from ..columns import check_label
-from ..errors import DataError
+from ..errors import DataError, null_labels
 from ..io import ReadOptions, open_source, reading
 
 MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuous column
@@ -143,10 +143,7 @@ def _labelled_sample(
     keep = np.flatnonzero(labelled.to_numpy())
     nulls = labels.len() - keep.size
     if nulls and not drop_null_labels:
-        raise DataError(
-            f"label column {label!r} has {nulls:,} null value{'s' if nulls != 1 else ''}",
-            hint="pass --drop-null-labels to leave those rows out",
-        )
+        raise null_labels(label, nulls)
     if nulls:
         warnings.append(f"left out {nulls:,} rows whose label is null")
     y_all, _ = _class_codes(labels.filter(labelled))

@@ -14,7 +14,7 @@ import polars as pl
 from ... import rng
 from ... import strategies as registry
 from ...classes import COUNT, has_label
-from ...errors import DataError, UsageError
+from ...errors import DataError, UsageError, changed_while_read
 from ...phases import Phases
 from ...plan import Plan
 from ...request import Request
@@ -193,7 +193,7 @@ def _driver_synthesis(df: DataFrame, run: SparkRun, cells: list[int]) -> DataFra
     got = np.bincount(codes, minlength=len(program.layout))
     for i in cells:
         if got[i] != program.before[i]:
-            raise DataError(f"{display} changed while it was read (class counts differ)")
+            raise changed_while_read(display)
     driver = dataclasses.replace(program, grow=list(cells))
     rows = pool.drop(PID, CODE, POS)
     del pool
