@@ -185,7 +185,7 @@ class Strategy:
     summary: ClassVar[str]  # one line for --help and the README
     kind: ClassVar[Kind]
     direction: ClassVar[Direction]
-    exact_counts: ClassVar[bool] = True
+    exact_counts: ClassVar[bool] = True  # false: the driver may fit its counts (a cleaner)
     engines: ClassVar[frozenset[str]] = frozenset({"local", "spark"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs: ClassVar[Needs] = "nothing"
