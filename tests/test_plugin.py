@@ -322,3 +322,30 @@ def test_the_check_suite_passes_for_the_plugin(
     check: Callable[..., None], registered, cli, tmp_path: Path
 ) -> None:
     check(registered, Workspace.make(tmp_path, cli))
+
+
+def test_stage_errors_name_the_registered_strategies(registered, monkeypatch) -> None:
+    """--bags and --shrinkage name the strategies that fit them from the registry's
+    declarations: the built-ins' wording, and a plug-in that fits too."""
+    from rebalance_cli import stages
+    from rebalance_cli.strategies.oversample import Oversample
+
+    def refusal(stage: Stages, strategy: str) -> UsageError:
+        with pytest.raises(UsageError) as caught:
+            stages.check(stage, registry.get(strategy), {}, "out.csv")
+        return caught.value
+
+    assert refusal(Stages(bags=3), "smote").hint == "use --strategy undersample or keepfirst"
+    growers = "--shrinkage jitters duplicated rows: it needs --strategy "
+    assert str(refusal(Stages(shrinkage=0.1), "undersample")) == (
+        growers + "oversample (or hybrid growing with oversample)"
+    )
+
+    class Copier(Oversample):
+        name = "copier"
+
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, Copier()))
+    registry.reload()
+    assert str(refusal(Stages(shrinkage=0.1), "undersample")) == (
+        growers + "oversample or copier (or hybrid growing with oversample)"
+    )
