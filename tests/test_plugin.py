@@ -349,3 +349,26 @@ def test_stage_errors_name_the_registered_strategies(registered, monkeypatch) ->
     assert str(refusal(Stages(shrinkage=0.1), "undersample")) == (
         growers + "oversample or copier (or hybrid growing with oversample)"
     )
+
+
+def test_evaluate_reads_the_registry_when_asked(monkeypatch) -> None:
+    """`evaluate --strategies` sees a strategy registered after it was imported."""
+    from rebalance_cli import evaluate
+    from rebalance_cli.evaluate import core
+    from rebalance_cli.strategies.oversample import Oversample
+
+    assert "copier" not in evaluate.SAMPLERS
+
+    class Copier(Oversample):
+        name = "copier"
+
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, Copier()))
+    registry.reload()
+    try:
+        assert core.samplers()[-1] == "copier"
+        assert evaluate.SAMPLERS[-1] == evaluate.STRATEGIES[-1] == "copier"
+        assert core.parse_strategies("none,copier")[-1] == "copier"
+    finally:
+        monkeypatch.undo()
+        registry.reload()
+    assert "copier" not in evaluate.SAMPLERS
