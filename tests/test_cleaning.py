@@ -263,3 +263,26 @@ def test_evaluate_runs_cleaners_when_asked_not_by_default(tmp_path, cli):
     fits = [f for f in doc["folds"] if f["strategy"] in ("tomek", "enn")]
     assert fits and all(f["fit_rows"] <= f["train_rows"] for f in fits)
     assert any(f["fit_rows"] < f["train_rows"] for f in fits)
+
+
+def test_only_a_strategy_without_exact_counts_may_fit_its_counts(monkeypatch) -> None:
+    """``exact_counts`` is read: the driver replaces the plan by a cleaner's fitted counts
+    only for a strategy that declares them inexact; declaring them exact and fitting a
+    cleaner is refused rather than silently changing the counts."""
+    from rebalance_cli import strategies as registry
+    from rebalance_cli.strategies.tomek import TomekLinks
+
+    class ExactTomek(TomekLinks):
+        name = "exact-tomek"
+        exact_counts = True
+
+    df = pl.DataFrame({"x": [0.0, 0.1, 1.0, 1.1, 5.0, 5.1], "y": ["a", "b", "a", "b", "a", "a"]})
+    assert resample_frame(df, label="y", strategy="tomek").height < df.height
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, ExactTomek()))
+    registry.reload()
+    try:
+        with pytest.raises(RuntimeError, match="declares exact_counts but fits a cleaner"):
+            resample_frame(df, label="y", strategy="exact-tomek")
+    finally:
+        monkeypatch.undo()
+        registry.reload()

@@ -62,6 +62,28 @@ NOT_A_STRATEGY = 42
 
 class Impostor(KeepFirst):
     name = "undersample"
+
+
+def _clashing(flag, name="toy_option", short=None):
+    class Clashing(KeepFirst):
+        options: ClassVar = (Option(name, flag, "clashes.", owner="clashing", short=short),)
+
+    Clashing.name = "clashing"
+    return Clashing
+
+
+NAME_OF_SMOTE = _clashing("--toy-k", name="k_neighbors")
+NAME_OF_REBALANCE = _clashing("--toy-seed", name="seed")
+FLAG_OF_SMOTE = _clashing("--k-neighbors")
+SHORT_OF_SMOTE = _clashing("--toy-k", short="-k")
+FLAG_OF_REBALANCE = _clashing("--force")
+SEED_FLAG = _clashing("--seed")
+FLAG_OF_KEEPFIRST = _clashing("--min-rows")
+
+
+class Sharing(KeepFirst):
+    from rebalance_cli.strategies.smote import OPTIONS as options
+    name = "sharing"
 '''
 
 BROKEN = {
@@ -200,6 +222,61 @@ def test_a_broken_entry_point_is_left_out_with_one_warning(
 
 # --- in process: the registry, the request checks, the check suite ---------------------------
 
+CLASHES = {
+    "NAME_OF_SMOTE": "option 'k_neighbors' is also an option of smote",
+    "NAME_OF_REBALANCE": "option 'seed' is named like a rebalance option",
+    "FLAG_OF_SMOTE": "option 'toy_option' takes --k-neighbors, a flag of smote",
+    "SHORT_OF_SMOTE": "option 'toy_option' takes -k, a flag of smote",
+    "FLAG_OF_REBALANCE": "option 'toy_option' takes --force, a flag of rebalance's own",
+    "SEED_FLAG": "option 'toy_option' takes --seed, a flag of rebalance's own",
+    "FLAG_OF_KEEPFIRST": "option 'toy_option' takes --min-rows, a flag of keepfirst",
+}
+
+
+@pytest.mark.parametrize("clash", sorted(CLASHES))
+def test_a_plugin_whose_option_clashes_is_left_out_with_one_warning(
+    clash: str, plugin_dir: Path, tmp_path: Path
+) -> None:
+    """An option named or flagged like another strategy's, or like one of rebalance's own,
+    would be dropped or shown twice: the plug-in is left out, and one warning says why."""
+    _dist(tmp_path, "clash-rebalance", {"clashing": f"toy_rebalance:{clash}"})
+    sys.path[:0] = [str(plugin_dir), str(tmp_path)]
+    importlib.invalidate_caches()
+    registry.reload()
+    try:
+        assert "keepfirst" in registry.names()
+        assert "clashing" not in registry.names()
+        warnings = registry.load_warnings()
+        assert len(warnings) == 1, warnings
+        assert warnings[0].startswith("entry point 'clashing' of rebalance.strategies")
+        assert warnings[0].endswith(
+            f"registers 'clashing', whose {CLASHES[clash]}; it was left out"
+        )
+        with pytest.raises(UsageError, match=r"^strategy 'clashing': entry point"):
+            registry.get("clashing")
+        assert [o.name for o in registry.all_options()].count("k_neighbors") == 1
+    finally:
+        del sys.path[:2]
+        sys.modules.pop("toy_rebalance", None)
+        importlib.invalidate_caches()
+        registry.reload()
+
+
+def test_a_plugin_may_share_a_built_in_option_object(plugin_dir: Path, tmp_path: Path) -> None:
+    """Sharing the very option object (as hybrid shares SMOTE's) is no clash."""
+    _dist(tmp_path, "share-rebalance", {"sharing": "toy_rebalance:Sharing"})
+    sys.path[:0] = [str(plugin_dir), str(tmp_path)]
+    importlib.invalidate_caches()
+    registry.reload()
+    try:
+        assert registry.load_warnings() == []
+        assert "sharing" in registry.names()
+    finally:
+        del sys.path[:2]
+        sys.modules.pop("toy_rebalance", None)
+        importlib.invalidate_caches()
+        registry.reload()
+
 
 def test_registry_lists_the_plugin_after_the_built_ins(registered) -> None:
     assert registry.names()[-1] == "keepfirst"
@@ -245,3 +322,53 @@ def test_the_check_suite_passes_for_the_plugin(
     check: Callable[..., None], registered, cli, tmp_path: Path
 ) -> None:
     check(registered, Workspace.make(tmp_path, cli))
+
+
+def test_stage_errors_name_the_registered_strategies(registered, monkeypatch) -> None:
+    """--bags and --shrinkage name the strategies that fit them from the registry's
+    declarations: the built-ins' wording, and a plug-in that fits too."""
+    from rebalance_cli import stages
+    from rebalance_cli.strategies.oversample import Oversample
+
+    def refusal(stage: Stages, strategy: str) -> UsageError:
+        with pytest.raises(UsageError) as caught:
+            stages.check(stage, registry.get(strategy), {}, "out.csv")
+        return caught.value
+
+    assert refusal(Stages(bags=3), "smote").hint == "use --strategy undersample or keepfirst"
+    growers = "--shrinkage jitters duplicated rows: it needs --strategy "
+    assert str(refusal(Stages(shrinkage=0.1), "undersample")) == (
+        growers + "oversample (or hybrid growing with oversample)"
+    )
+
+    class Copier(Oversample):
+        name = "copier"
+
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, Copier()))
+    registry.reload()
+    assert str(refusal(Stages(shrinkage=0.1), "undersample")) == (
+        growers + "oversample or copier (or hybrid growing with oversample)"
+    )
+
+
+def test_evaluate_reads_the_registry_when_asked(monkeypatch) -> None:
+    """`evaluate --strategies` sees a strategy registered after it was imported."""
+    from rebalance_cli import evaluate
+    from rebalance_cli.evaluate import core
+    from rebalance_cli.strategies.oversample import Oversample
+
+    assert "copier" not in evaluate.SAMPLERS
+
+    class Copier(Oversample):
+        name = "copier"
+
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, Copier()))
+    registry.reload()
+    try:
+        assert core.samplers()[-1] == "copier"
+        assert evaluate.SAMPLERS[-1] == evaluate.STRATEGIES[-1] == "copier"
+        assert core.parse_strategies("none,copier")[-1] == "copier"
+    finally:
+        monkeypatch.undo()
+        registry.reload()
+    assert "copier" not in evaluate.SAMPLERS

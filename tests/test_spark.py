@@ -676,3 +676,58 @@ def test_nan_label_is_a_null_label_on_spark(spark, cli, tmp_path):
     res = cli("inspect", nested, "-l", "y", "--engine", "spark")
     assert res.code == 3
     assert "label column 'y' is List(Int64); a label must be a string" in res.stderr
+
+
+def _toy_smote() -> object:
+    """SMOTE with a synthesiser of its own report section and messages (a plug-in's)."""
+    from rebalance_cli.strategies.smote import Smote, SmoteSynthesiser
+
+    class ToySynth(SmoteSynthesiser):
+        section = "toysmote"
+
+        def bad_seed(self, column: str, count: int, cls: str) -> Exception:
+            return DataError(f"toy: {count} bad {column} in {cls}")
+
+        def left_out(self, count: int, cls: str) -> str:
+            return f"toy: {count} rows of {cls} left out"
+
+    class ToySmote(Smote):
+        name = "toysmote"
+
+        def setup(self, ctx):
+            setup = super().setup(ctx)
+            old = setup.synthesiser
+            setup.synthesiser = ToySynth(old.label, old.settings)
+            return setup
+
+    return ToySmote()
+
+
+def test_partition_synthesis_reads_the_synthesisers_declaration(spark, tmp_path, monkeypatch):
+    """The within-partition path asks the synthesiser for its seed rule, its messages and
+    its report section: it holds no copy of SMOTE's."""
+    from rebalance_cli import strategies as registry
+    from rebalance_cli.engines.spark import resample_dataframe
+
+    monkeypatch.setattr(registry, "BUILT_IN", (*registry.BUILT_IN, _toy_smote()))
+    registry.reload()
+    try:
+        frame = mixed_frame({"a": 400, "b": 40}, seed=2).with_columns(
+            pl.when(pl.col("id") == pl.col("id").filter(pl.col("y") == "b").first())
+            .then(float("nan"))
+            .otherwise(pl.col("score"))
+            .alias("score")
+        )
+        path = tmp_path / "nan.parquet"
+        frame.write_parquet(path)
+        df = spark.read.parquet(str(path))
+        kw: dict = {"label": "y", "strategy": "toysmote", "seed": 1, "smote_driver_rows": 10}
+        with pytest.raises(DataError, match=r"^toy: 1 bad score in b$"):
+            resample_dataframe(df, **kw)
+        run = resample_dataframe(df, lenient=True, **kw)  # not collected: the toy is local
+        assert "toy: 1 rows of b left out" in run.warnings
+        assert run.engine["toysmote"]["partition_classes"] == ["b"]
+        assert "smote" not in run.engine
+    finally:
+        monkeypatch.undo()
+        registry.reload()

@@ -475,8 +475,22 @@ def test_strategy(strategy: Strategy, check: Callable[[Strategy, Workspace], Non
 
 
 def test_every_strategy_is_checked() -> None:
-    """The suite sees the whole registry, and every strategy has a valid configuration."""
-    assert registry.names() == tuple(s.name for s in registry.all_strategies())
+    """The suite sees the whole registry (what it was parametrized with is the registry,
+    built-ins first), every strategy class of the package is registered, and every
+    strategy has a valid configuration."""
+    (params,) = [m.args[1] for m in test_strategy.pytestmark if m.args[0] == "strategy"]
+    assert tuple(s.name for s in params) == registry.names()
+    assert registry.names()[: len(registry.BUILT_IN)] == tuple(s.name for s in registry.BUILT_IN)
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    package = {
+        c.name
+        for c in subclasses(Strategy)
+        if c.__module__.startswith("rebalance_cli.strategies.") and "name" in vars(c)
+    }
+    assert package <= set(registry.names()), package - set(registry.names())
     df = frame()
     for strategy in registry.all_strategies():
         target = default_target(strategy, df)

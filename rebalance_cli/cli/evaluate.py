@@ -25,12 +25,13 @@ def _run(
     progress on stderr unless ``--quiet``; the result and where its report goes
     (None: stdout, or no report)."""
     from ..errors import UsageError
-    from ..evaluate import STRATEGIES, evaluate
+    from ..evaluate import evaluate
+    from ..evaluate.core import choices
     from ..io import check_target
 
     if str(o["strategies"]).strip() == "":
         raise UsageError(
-            "--strategies names no strategy", hint=f"choose from {', '.join(STRATEGIES)}"
+            "--strategies names no strategy", hint=f"choose from {', '.join(choices())}"
         )
     report = o["report"]
     target = None

@@ -141,6 +141,11 @@ def _plan(
     timings["plan"] = time.perf_counter() - t0
     keep, fit = None, None
     if setup.cleaner is not None:
+        if strategy.exact_counts:  # only a strategy that says so may change its plan
+            raise RuntimeError(
+                f"strategy {strategy.name} declares exact_counts but fits a cleaner, "
+                "whose counts are only known after fitting"
+            )
         keep, fit = _fit(engine, setup.cleaner, layout, cellplan, split, timings, warnings, phases)
         cellplan = cellplan.fitted(layout, [int(m.size - m.sum()) for m in keep])
     warnings.extend(cellplan.warnings)

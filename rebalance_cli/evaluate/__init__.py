@@ -31,12 +31,14 @@ _LAZY = {
     "fold_metrics": ".metrics",
     "decide": ".verdict",
 }
+_READ_EACH_TIME = {"SAMPLERS", "STRATEGIES"}  # from the registry, as it is now
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
+        if name not in _READ_EACH_TIME:
+            globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

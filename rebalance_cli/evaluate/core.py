@@ -52,8 +52,26 @@ from .verdict import FoldKey, Verdict, _mean_sd, decide
 
 SCHEMA_VERSION = 2  # 2: the verdict gives p-values of a paired test (was: two_sigma)
 
-SAMPLERS = evaluable()
-STRATEGIES = ALWAYS + SAMPLERS
+
+def samplers() -> tuple[str, ...]:
+    """The registered strategies `evaluate` offers, read now (after ``registry.reload()``
+    too)."""
+    return evaluable()
+
+
+def choices() -> tuple[str, ...]:
+    """Everything ``--strategies`` accepts: the baselines, then the samplers."""
+    return ALWAYS + samplers()
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``SAMPLERS`` and ``STRATEGIES``, read from the registry when asked for."""
+    if name == "SAMPLERS":
+        return samplers()
+    if name == "STRATEGIES":
+        return choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Progress = Callable[[int, int], None]
 
@@ -257,18 +275,18 @@ def _derive(*words: int) -> int:
 def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
     """The strategies to run: none, none+threshold and class-weight first, always."""
     if requested is None:
-        names: list[str] = [s for s in SAMPLERS if registry.get(s).evaluated_by_default]
+        names: list[str] = [s for s in samplers() if registry.get(s).evaluated_by_default]
     elif isinstance(requested, str):
         names = [s.strip() for s in requested.split(",") if s.strip()]
     else:
         names = list(requested)
     for s in names:
-        if s not in STRATEGIES:
+        if s not in choices():
             raise UsageError(
                 f"unknown strategy {s!r} in --strategies",
-                hint=f"{did_you_mean(s, STRATEGIES)}choose from {', '.join(STRATEGIES)}",
+                hint=f"{did_you_mean(s, choices())}choose from {', '.join(choices())}",
             )
-    return list(ALWAYS) + [s for s in SAMPLERS if s in names]
+    return list(ALWAYS) + [s for s in samplers() if s in names]
 
 
 def check_feasible(
@@ -290,7 +308,7 @@ def check_feasible(
     minority = min(range(len(counts)), key=lambda i: (counts[i], classes[i]))
     m = counts[minority]
     train_min = m - -(-m // folds)  # the fewest rows of the class in a training fold
-    synthesisers = [s for s in strategies if s in SAMPLERS and registry.get(s).needs == "grown"]
+    synthesisers = [s for s in strategies if s in samplers() and registry.get(s).needs == "grown"]
     for name in synthesisers:
         for cls, n in zip(classes, counts, strict=True):
             if n == max(counts):
@@ -670,9 +688,9 @@ def evaluate(
     chosen = parse_strategies(strategies)
     data_, warnings = _load(data, label, read, max_rows, protocol.seed, exclude, drop_null_labels)
     _add_protocol_warnings(warnings, data_, protocol, chosen)
-    samplers = [s for s in chosen if s in SAMPLERS]
+    chosen_samplers = [s for s in chosen if s in samplers()]
     cv = _CrossValidation(
-        data_, protocol, samplers, resampler or own_resampler(k_neighbors), progress, steps
+        data_, protocol, chosen_samplers, resampler or own_resampler(k_neighbors), progress, steps
     )
     cv.run()
     return _result(label, data_, protocol, chosen, cv, warnings, command)

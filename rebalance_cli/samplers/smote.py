@@ -209,6 +209,25 @@ class SmoteSettings:
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
+def bad_feature_error(column: str, count: int, cls: str) -> DataError:
+    """A feature of a class SMOTE grows has null, NaN or infinite values (not --lenient);
+    both engines raise this one."""
+    return DataError(
+        f"feature column {column!r} has {count} null, NaN or infinite value"
+        f"{'s' if count != 1 else ''} in class {cls!r}, which SMOTE must grow",
+        hint=f"clean them first, leave the column out with --exclude {column}, "
+        "or pass --lenient to leave those rows out of the seeds",
+    )
+
+
+def left_out_warning(count: int, cls: str) -> str:
+    """``count`` rows of a class were left out of the SMOTE seeds (--lenient); both engines."""
+    return (
+        f"{count} rows of class {cls!r} with a null, NaN or infinite feature were left out "
+        "of the SMOTE seeds (--lenient)"
+    )
+
+
 def _usable_rows(
     pool: pl.DataFrame, cls: str, features: Sequence[str], drop_invalid: bool
 ) -> tuple[pl.DataFrame, int]:
@@ -221,13 +240,7 @@ def _usable_rows(
         if col.dtype.is_float():
             col_bad |= ~col.is_finite().fill_null(True).to_numpy()
         if col_bad.any() and not drop_invalid:
-            count = int(col_bad.sum())
-            raise DataError(
-                f"feature column {f!r} has {count} null, NaN or infinite value"
-                f"{'s' if count != 1 else ''} in class {cls!r}, which SMOTE must grow",
-                hint=f"clean them first, leave the column out with --exclude {f}, "
-                "or pass --lenient to leave those rows out of the seeds",
-            )
+            raise bad_feature_error(f, int(col_bad.sum()), cls)
         bad |= col_bad
     left_out = int(bad.sum())
     if left_out:

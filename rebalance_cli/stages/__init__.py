@@ -1,4 +1,5 @@
-"""Stages: the cross-cutting features, composed around any strategy in one fixed order.
+"""Stages: the cross-cutting features, composed around any strategy in one fixed order
+(the order below, which is the order of pass 2's program: engines/program.py).
 
     by         the cell layout: classes, or (group, class) pairs, each group planned alone
     split      tee the test rows of every cell to the test split (before the strategy)
@@ -17,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import strategies as registry
 from ..cells import GROUP_POLICIES
 from ..errors import UsageError
 from ..strategies import Strategy
 from .shrinkage import check_shrinkage
-
-ORDER: tuple[str, ...] = ("by", "split", "strategy", "shrinkage", "bags", "shuffle")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,25 @@ def _fits_shrinkage(strategy: Strategy, options: Mapping[str, Any]) -> bool:
     return strategy.grows_by_duplicates(options)
 
 
+def _duplicators() -> str:
+    """The registered strategies that duplicate rows, as --shrinkage's error names them:
+    those that do (``grows_rows``), then the composites that can grow with one of them."""
+    growers = [s.name for s in registry.all_strategies() if s.grows_rows]
+    composites = [
+        f"{s.name} growing with {part}"
+        for s in registry.all_strategies()
+        if s.kind == "composite"
+        for part in s.parts
+        if part in growers
+    ]
+    return " or ".join(growers) + (f" (or {', '.join(composites)})" if composites else "")
+
+
+def _bag_makers() -> str:
+    """The registered strategies --bags fits."""
+    return " or ".join(s.name for s in registry.all_strategies() if _fits_bags(s, {}))
+
+
 def check(
     stages: Stages, strategy: Strategy, options: Mapping[str, Any], output: str | None
 ) -> None:
@@ -83,8 +102,9 @@ def check(
         )
     if stages.shrinkage is not None:
         if not _fits_shrinkage(strategy, options):
-            growers = "oversample (or hybrid growing with oversample)"
-            raise UsageError(f"--shrinkage jitters duplicated rows: it needs --strategy {growers}")
+            raise UsageError(
+                f"--shrinkage jitters duplicated rows: it needs --strategy {_duplicators()}"
+            )
         check_shrinkage(stages.shrinkage)
     if (stages.test_size is None) != (stages.test_output is None):
         raise UsageError(
@@ -98,7 +118,7 @@ def check(
         if not _fits_bags(strategy, options):
             raise UsageError(
                 f"--bags makes undersampled bags; --strategy {strategy.name} does not fit",
-                hint="use --strategy undersample",
+                hint=f"use --strategy {_bag_makers()}",
             )
     for a, b, message, hint in EXCLUSIVE:
         if a in active and b in active:

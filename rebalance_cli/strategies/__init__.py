@@ -8,7 +8,7 @@ and run like a built-in one. See "Adding a strategy" in docs/architecture.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 
@@ -70,9 +70,54 @@ def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
             broken[ep.name] = f"{where} is not a rebalance Strategy ({type(strategy).__name__})"
         elif strategy.name in found:
             broken[ep.name] = f"{where} registers {strategy.name!r}, which is taken"
+        elif (clash := _clash(strategy, found)) is not None:
+            broken[ep.name] = f"{where} registers {strategy.name!r}, whose {clash}"
         else:
             found[strategy.name] = strategy
     return found, broken
+
+
+def _commands_own() -> tuple[set[str], set[str]]:
+    """The names and the flags of the commands' own options (not the strategies')."""
+    from ..cli.options import COMMANDS  # here: the command line imports this registry
+
+    names: set[str] = set()
+    flags: set[str] = {"--help"}
+    for spec in COMMANDS:
+        for f in spec.flags:
+            if not isinstance(f, str):
+                names.add(f.name)
+                flags.update(d for decl in f.decls for d in decl.split("/"))
+    return names, flags
+
+
+def _clash(strategy: Strategy, found: Mapping[str, Strategy]) -> str | None:
+    """How a plug-in's options clash with the registered strategies' or the commands'
+    own (a name or a flag that is taken), or None. An option object a plug-in shares
+    with a registered strategy (as hybrid shares SMOTE's) is no clash."""
+    own_names, own_flags = _commands_own()
+    options: dict[str, tuple[Option, str]] = {}
+    for s in found.values():  # an option is named after its first strategy
+        for o in s.options:
+            options.setdefault(o.name, (o, s.name))
+    flags = {f: (o, n) for o, n in options.values() for f in (o.flag, o.short) if f}
+    for o in strategy.options:
+        if options.get(o.name, (None, ""))[0] is o:
+            continue
+        if o.name in options:
+            return f"option {o.name!r} is also an option of {options[o.name][1]}"
+        mine = [f for f in (o.flag, o.short) if f]
+        for f in mine:
+            if f in flags:
+                return f"option {o.name!r} takes {f}, a flag of {flags[f][1]}"
+        if o.name in own_names:
+            return f"option {o.name!r} is named like a rebalance option"
+        for f in mine:
+            if f in own_flags:
+                return f"option {o.name!r} takes {f}, a flag of rebalance's own"
+        options[o.name] = (o, strategy.name)
+        flags.update(dict.fromkeys(mine, (o, strategy.name)))
+    return None
 
 
 _BUILT_IN_ONLY = {"on": False}
@@ -102,7 +147,7 @@ def reload() -> None:
 
 
 def load_warnings() -> list[str]:
-    """One warning per plug-in that could not be loaded."""
+    """One warning per plug-in that could not be loaded (or whose options clash)."""
     return [f"{why}; it was left out" for why in _loaded()[1].values()]
 
 

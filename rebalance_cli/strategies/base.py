@@ -122,13 +122,48 @@ class CleanCells:
     shown: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Seeds:
+    """What a synthesiser needs of the rows it grows from, for an engine that must check
+    them itself (Spark, growing a cell too big for the driver within partitions)."""
+
+    columns: tuple[str, ...]  # a row with a null, NaN or infinite value here cannot seed
+    lenient: bool  # such rows are left out (with ``left_out``), else ``bad_seed`` is raised
+    min_rows: int  # the fewest usable rows a pool needs (SMOTE: k + 1)
+    seed: int  # --seed, from which each partition's own seed is drawn
+
+
 class Synthesiser:
-    """Makes new rows for the cells a strategy grows, from their pooled input rows."""
+    """Makes new rows for the cells a strategy grows, from their pooled input rows.
+
+    ``section`` is its key in the engine's part of the report. A synthesiser that
+    can grow a cell within each Spark partition returns its ``seeds`` and makes
+    ``reseeded`` copies; the messages about bad seed rows are its own (both
+    engines use them).
+    """
+
+    section: ClassVar[str] = "synthesis"
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> Any:
         raise NotImplementedError
 
     def batches(self, prepared: Any, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
+        raise NotImplementedError
+
+    def seeds(self) -> Seeds | None:
+        """Its rule for seed rows, or None: it cannot grow a cell within partitions."""
+        return None
+
+    def reseeded(self, seed: int) -> Synthesiser:
+        """The same synthesiser on another seed (one partition's)."""
+        raise NotImplementedError
+
+    def bad_seed(self, column: str, count: int, cls: str) -> Exception:
+        """The error for ``count`` bad values of ``column`` in class ``cls`` (not lenient)."""
+        raise NotImplementedError
+
+    def left_out(self, count: int, cls: str) -> str:
+        """The warning for ``count`` rows of class ``cls`` left out of the seeds (lenient)."""
         raise NotImplementedError
 
 
@@ -150,7 +185,7 @@ class Strategy:
     summary: ClassVar[str]  # one line for --help and the README
     kind: ClassVar[Kind]
     direction: ClassVar[Direction]
-    exact_counts: ClassVar[bool] = True
+    exact_counts: ClassVar[bool] = True  # false: the driver may fit its counts (a cleaner)
     engines: ClassVar[frozenset[str]] = frozenset({"local", "spark"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs: ClassVar[Needs] = "nothing"

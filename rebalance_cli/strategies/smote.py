@@ -24,6 +24,7 @@ from .base import (
     Needs,
     Option,
     Outcome,
+    Seeds,
     Setup,
     SetupContext,
     Strategy,
@@ -113,10 +114,25 @@ class SmoteSynthesiser(Synthesiser):
     label: str
     settings: SmoteSettings
     timing: ClassVar[str] = "smote_prepare"
+    section: ClassVar[str] = "smote"
+
+    def seeds(self) -> Seeds:
+        s = self.settings
+        return Seeds(tuple(s.features), s.drop_invalid, s.k + 1, s.seed)
 
     def reseeded(self, seed: int) -> SmoteSynthesiser:
         """The same synthesiser on another seed (Spark's within-partition fallback)."""
         return SmoteSynthesiser(self.label, dataclasses.replace(self.settings, seed=seed))
+
+    def bad_seed(self, column: str, count: int, cls: str) -> Exception:
+        from ..samplers.smote import bad_feature_error
+
+        return bad_feature_error(column, count, cls)
+
+    def left_out(self, count: int, cls: str) -> str:
+        from ..samplers.smote import left_out_warning
+
+        return left_out_warning(count, cls)
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> SmoteClass:
         from ..samplers.smote import prepare_smote
@@ -136,10 +152,7 @@ class SmoteSynthesiser(Synthesiser):
                 tick=phase.tick,
             )
         if sc.left_out:
-            outcome.warnings.append(
-                f"{sc.left_out} rows of class {cell.shown!r} with a null, NaN or infinite "
-                "feature were left out of the SMOTE seeds (--lenient)"
-            )
+            outcome.warnings.append(self.left_out(sc.left_out, cell.shown))
         outcome.knn[cell.shown] = sc.knn_method
         outcome.categorical.update(sc.categorical)
         outcome.seconds += time.perf_counter() - started

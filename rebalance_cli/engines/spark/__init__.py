@@ -23,8 +23,9 @@ instead of giving other rows.
 
 The one approximate path: a grown cell larger than ``smote_driver_rows`` is
 synthesised within each partition (neighbours from the same partition only;
-the counts stay exact), with a warning. It needs a SMOTE-like synthesiser
-(``k``, ``features``, ``seed``) and runs without ``--by`` and ``--test-size``.
+the counts stay exact), with a warning. It needs a synthesiser that declares
+its ``seeds()`` (and makes ``reseeded`` copies; its messages about bad seed rows
+are its own) and runs without ``--by`` and ``--test-size``.
 
 pyspark is imported inside the functions, so the base install needs no JVM.
 """

@@ -165,7 +165,7 @@ def _build_frames(df: DataFrame, run: SparkRun, smote_driver_rows: int | None) -
     on_driver = [i for i in program.grow if program.before[i] <= limit]
     in_partitions = [i for i in program.grow if program.before[i] > limit]
     layout = program.layout
-    run.engine["smote"] = {
+    run.engine[program.synthesiser.section] = {
         "driver_rows_limit": limit,
         "driver_classes": [shown_cell(layout, i) for i in on_driver],
         "partition_classes": [shown_cell(layout, i) for i in in_partitions],
@@ -254,10 +254,12 @@ class _PartitionSynthesis:
         if not pool or need is None:
             return
         frame, codes = pl.concat(pool), np.concatenate(pool_codes)
-        synth: Any = self.program.synthesiser
+        synth = self.program.synthesiser
+        seeds = synth.seeds() if synth is not None else None
+        assert synth is not None and seeds is not None
         for i in np.flatnonzero(need):
             name = layout.names[i]
-            own = synth.reseeded(partition_seed(synth.settings.seed, name, pid))
+            own = synth.reseeded(partition_seed(seeds.seed, name, pid))
             cell = Cell(int(i), name, layout.values[i], shown_cell(layout, int(i)))
             rows = frame.filter(pl.Series(codes == i))
             made = own.prepare(rows, cell, int(need[i]), Outcome(warnings=[]))
@@ -270,8 +272,8 @@ def _partition_synthesis(df: DataFrame, run: SparkRun, cells: list[int]) -> Data
     program = run.program
     layout = program.layout
     synth = program.synthesiser
-    like_smote = hasattr(synth, "reseeded") and hasattr(synth, "settings")
-    if layout.by or program.split is not None or not like_smote:
+    partitionable = synth is not None and synth.seeds() is not None
+    if layout.by or program.split is not None or not partitionable:
         i = cells[0]
         raise UsageError(
             f"class {shown_cell(layout, i)!r} has {program.before[i]:,} rows, more than the "
@@ -291,9 +293,11 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
     from pyspark.sql import functions as F
 
     program = run.program
-    synth: Any = program.synthesiser
+    synth = program.synthesiser
+    seeds = synth.seeds() if synth is not None else None
+    assert synth is not None and seeds is not None
     token = program.layout.classes[i]
-    features = list(synth.settings.features)
+    features = list(seeds.columns)
     checks = [_bad(F.col(f), df.schema[f].dataType) for f in features]
     with _spark_errors(run.counter.display):
         stats = _collect(
@@ -313,30 +317,22 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
             )
         )
     bad_rows = int(stats[BAD].sum() or 0)
-    if bad_rows and not synth.settings.drop_invalid:
+    if bad_rows and not seeds.lenient:
         for f in features:
             n = int(stats[f].sum() or 0)
             if n:
-                raise DataError(
-                    f"feature column {f!r} has {n} null, NaN or infinite value"
-                    f"{'s' if n != 1 else ''} in class {token!r}, which SMOTE must grow",
-                    hint=f"clean them first, leave the column out with --exclude {f}, "
-                    "or pass --lenient to leave those rows out of the seeds",
-                )
+                raise synth.bad_seed(f, n, token)
     if bad_rows:
-        run.warnings.append(
-            f"{bad_rows} rows of class {token!r} with a null, NaN or infinite feature "
-            "were left out of the SMOTE seeds (--lenient)"
-        )
+        run.warnings.append(synth.left_out(bad_rows, token))
     usable = np.zeros(run.counter.per_partition.shape[0], dtype=np.int64)
     usable[stats[PID].to_numpy().astype(np.int64)] = (stats[COUNT] - stats[BAD]).to_numpy()
     new = program.after[i] - program.before[i]
-    alloc = allocate(usable, new, synth.settings.k)
+    alloc = allocate(usable, new, seeds.min_rows - 1)
     if not alloc.any():
         raise DataError(
             f"class {token!r} has {program.before[i]:,} rows, more than the driver limit "
             f"({SMOTE_DRIVER_ROWS_CONF}), and no partition holds "
-            f"{synth.settings.k + 1} usable rows of it",
+            f"{seeds.min_rows} usable rows of it",
             hint=f"raise {SMOTE_DRIVER_ROWS_CONF}, or use fewer, larger partitions",
         )
     run.outcome.knn[token] = "per partition"
