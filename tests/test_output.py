@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rebalance_cli.cli import render
-from rebalance_cli.evaluate import Step, evaluate
+from rebalance_cli.evaluate import Step, evaluate, planned_fits
 
 from .conftest import argv, mixed_frame
 
@@ -382,7 +382,7 @@ def test_evaluate_in_a_pipe_says_each_fold_as_it_ends(cli, tmp_path: Path) -> No
             rf"class-weight {score}, undersample {score}",
             lines[i],
         ), lines[i]
-    assert len(lines) == 4
+    assert len(lines) == 8
     quiet = cli(*base, "-q")
     assert (quiet.code, quiet.stderr) == (0, "")
     assert quiet.stdout.split("verdict")[1] == res.stdout.split("verdict")[1]  # same scores
@@ -404,6 +404,51 @@ def test_evaluate_steps_name_the_strategy_repeat_and_fold() -> None:
     ]
     assert render.step_text(steps[3]) == "repeat 1, fold 1: smote"
     assert render.step_text(steps[0]) == "repeat 1, fold 1: encoding"
+    assert render.step_text(ends[0]) == "repeat 1, fold 1 done"  # not the fold's last fit
+    assert {s.total for s in steps} == {planned_fits("smote", 2, 1)} == {6}
+
+
+def test_evaluate_in_a_pipe_ends_with_a_line_per_strategy(cli, tmp_path: Path) -> None:
+    """After the fold lines, one plain line per strategy: its primary metric as the tables
+    show it, its fit time against none's, and the one the verdict recommends."""
+    src = tmp_path / "d.csv"
+    _numeric(160, 40).write_csv(src)
+    res = cli("evaluate", src, "-l", "y", "--strategies", "undersample,smote", "--folds", "3",
+              "--repeats", "2", "--seed", "3", "--json")  # fmt: skip
+    assert res.code == 0
+    doc = json.loads(res.stdout)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 6 + 5 and all(" fold " in line for line in lines[:6])
+    names = ["none", "none+threshold", "class-weight", "undersample", "smote"]
+    for name, line, entry in zip(names, lines[6:], doc["strategies"], strict=True):
+        assert entry["name"] == name
+        ap = entry["metrics"]["average_precision"]
+        expected = (
+            f"rebalance: evaluate: {name} done: average_precision {ap['mean']:.3f} ± "
+            f"{ap['std']:.3f} over 2 repeats of 3 folds, fit time "
+        )
+        assert line.startswith(expected), (line, expected)
+        assert re.fullmatch(r"\d+\.\d\dx none's(; recommended)?", line[len(expected) :]), line
+        assert line.endswith("; recommended") == (name == doc["verdict"]["recommended"])
+        assert "│" not in line and "─" not in line
+    quiet = cli("evaluate", src, "-l", "y", "--strategies", "smote", "--folds", "3", "-q")
+    assert (quiet.code, quiet.stderr) == (0, "")
+
+
+def test_the_evaluate_bar_knows_its_total_from_the_start(tmp_path: Path) -> None:
+    """On a terminal: out of the run's fits from the first frame (not 0/?), and a finished
+    fold says so rather than repeating its last fit."""
+    src = tmp_path / "d.csv"
+    _numeric().write_csv(src)
+    code, shown = run_on_pty("evaluate", src, "-l", "y", "--strategies", "undersample",
+                             "--folds", "2", "--repeats", "2", "--seed", "3")  # fmt: skip
+    assert code == 0
+    frames = [line for line in shown.splitlines() if " fits" in line]
+    assert frames and all(re.search(r" \d+/12 fits", line) for line in frames), frames
+    assert "/?" not in shown and "starting" not in shown
+    assert re.search(r"^reading .* 0/12 fits", frames[0]), frames[0]
+    assert "repeat 1, fold 1 done" in shown
+    assert "rebalance: evaluate:" not in shown  # the lines are for pipes
 
 
 @pytest.mark.parametrize("width", [160, 100, 60])

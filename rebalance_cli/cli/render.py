@@ -560,7 +560,10 @@ def render_rich(result: EvaluationResult, console: Console) -> None:
 
 
 def step_text(step: Step) -> str:
-    """What a terminal's progress bar says: ``repeat 1, fold 2: smote``."""
+    """What a terminal's progress bar says: ``repeat 1, fold 2: smote`` (``…: encoding`` while
+    the fold is encoded, ``repeat 1, fold 2 done`` when every strategy is scored on it)."""
+    if step.finished:
+        return f"repeat {step.repeat}, fold {step.fold} done"
     return f"repeat {step.repeat}, fold {step.fold}: {step.strategy or 'encoding'}"
 
 
@@ -573,10 +576,38 @@ def fold_line(step: Step, metric: str) -> str:
     )
 
 
+def strategy_lines(result: EvaluationResult) -> list[str]:
+    """The lines a run leaves on stderr outside a terminal when it is done, one per strategy:
+    its primary metric as the tables show it (mean ± standard deviation of the repeat means),
+    its fit time against ``none``'s, and which one the verdict recommends."""
+    metric, repeats, folds = result.metric, result.repeats, result.folds
+    over = f"over {repeats} repeat{'s' if repeats != 1 else ''} of {folds} folds"
+    out = []
+    for s in result.strategies:
+        recommended = "; recommended" if s == result.verdict.recommended else ""
+        out.append(
+            f"rebalance: evaluate: {s} done: {metric} {_cell(result, s, metric)} {over}, "
+            f"fit time {result.relative_fit_time(s):.2f}x none's{recommended}"
+        )
+    return out
+
+
+def say_strategies(result: EvaluationResult, quiet: bool) -> None:
+    """:func:`strategy_lines` on stderr when it is not a terminal (a bar showed the run on
+    one, and the tables follow); nothing with ``-q``."""
+    if quiet or is_terminal(sys.stderr):
+        return
+    sys.stderr.write("".join(line + "\n" for line in strategy_lines(result)))
+    sys.stderr.flush()
+
+
 @contextmanager
-def evaluate_progress(quiet: bool, metric: str) -> Iterator[Callable[[Step], None] | None]:
+def evaluate_progress(
+    quiet: bool, metric: str, total: int | None = None
+) -> Iterator[Callable[[Step], None] | None]:
     """Progress of ``evaluate`` on stderr: on a terminal a bar that names the
-    strategy, repeat and fold being fitted; elsewhere a line per finished fold;
+    strategy, repeat and fold being fitted, out of ``total`` fits from the start;
+    elsewhere a line per finished fold (and :func:`say_strategies` when the run is done);
     nothing with ``-q``."""
     if quiet:
         yield None
@@ -607,7 +638,7 @@ def evaluate_progress(quiet: bool, metric: str) -> Iterator[Callable[[Step], Non
         console=console(sys.stderr),
         transient=True,
     )
-    task = bar_.add_task("starting", total=None)
+    task = bar_.add_task("reading", total=total)
 
     def update(step: Step) -> None:  # drawn at once: a fit can take minutes
         bar_.update(
