@@ -5,8 +5,9 @@
   real process, which lists every module it imports);
 - help: panels in the declared order, every declared option listed once, no placeholder on an
   on/off flag, bracketed words kept, lines that fit 80 columns, examples that parse;
-- did-you-mean: for a misspelled flag, command, strategy, classifier, metric, config key,
-  ``REBALANCE_*`` variable, and a true/false value where none is taken;
+- did-you-mean: for a misspelled flag, command, strategy, classifier, metric, --grow-with,
+  --target keyword, format, config key (with its table outside every table), ``REBALANCE_*``
+  variable, and a true/false value where none is taken;
 - docs/cli.md is the help as it is now (``make cli-reference`` regenerates it).
 """
 
@@ -324,6 +325,20 @@ ERR = "rebalance: usage error: "
          "none+threshold, class-weight, undersample, oversample, smote, tomek, enn)"),
         (["evaluate", "{data}", "-l", "y", "--classifier", "hbg"],
          "unknown classifier 'hbg' (did you mean hgb? choose one of logreg, hgb, rf)"),
+        (["apply", "{data}", "-l", "y", "-s", "hybrid", "--grow-with", "smoet", "-o", "{out}"],
+         "--grow-with 'smoet' is not a way to grow (did you mean smote? use oversample or smote)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-t", "minorty", "-o", "{out}"],
+         "--target 'minorty' is not a target (did you mean minority? use auto, minority, "
+         "majority, not-minority, not-majority, all, a ratio in (0, 1], a class size such as "
+         "5000, or counts such as a=100,b=250)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-t", "1.5x", "-o", "{out}"],
+         "--target '1.5x' is not a target (use auto, minority, majority, not-minority, "
+         "not-majority, all, a ratio in (0, 1], a class size such as 5000, or counts such as "
+         "a=100,b=250)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-o", "{out}", "--output-format",
+          "parqet"],
+         "--output-format 'parqet' is not a format (did you mean parquet? use one of csv, tsv, "
+         "parquet, ipc, ndjson)"),
         (["evaluate", "{data}", "-l", "y", "--metric", "average_precison"],
          "unknown metric 'average_precison' (did you mean average_precision? choose one of "
          "roc_auc, average_precision, balanced_accuracy, precision, recall, f1, g_mean, mcc, "
@@ -396,6 +411,27 @@ def test_an_unknown_config_key_gets_a_guess(cli, data, tmp_path):
         "the [apply] keys are the long option names: bags, by, categorical, "
     )
     assert res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command,key,guess",
+    [("apply", "sed", "[apply] seed"), ("inspect", "sed", "[apply] seed"),
+     ("evaluate", "label", "[evaluate] label"), ("inspect", "label", "[inspect] label"),
+     ("apply", "max_rows", "[evaluate] max-rows"), ("apply", "k-neighbours", "[apply] k-neighbors"),
+     ("evaluate", "k_neighbours", "[evaluate] k-neighbors"), ("apply", "zzzz", None)],
+)  # fmt: skip
+def test_a_key_outside_every_table_gets_a_guess_with_its_table(
+    cli, data, tmp_path, command, key, guess
+):
+    """The closest key of any command, in the running command's table when it has it."""
+    config = _config(tmp_path, f"{key} = 3\n[{command}]\nlabel = 'y'\n")
+    res = cli(command, data, "--config", config)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    assert (res.code, res.stdout) == (2, "")
+    assert res.stderr == (
+        f"{ERR}the config file {config} has key {key!r}; it may hold only the tables "
+        f"[inspect], [apply], [evaluate]{hint}\n"
+    )
 
 
 def test_an_unknown_config_table_gets_a_guess(cli, data, tmp_path):
