@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from rebalance_cli.cli import render
 from rebalance_cli.evaluate import Step, evaluate, planned_fits
 
-from .conftest import argv, mixed_frame
+from .conftest import REPO, argv, mixed_frame
 
 TIME = r"\d+\.\d s"  # the run's seconds: the only part of a summary line that varies
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -308,6 +308,26 @@ def test_inspect_on_a_terminal_draws_a_bar_for_a_one_percent_class(
     rows = {line.split()[1]: line for line in res.stdout.splitlines() if "%" in line}
     assert "█" * render.BAR_WIDTH in rows["big"]
     assert re.search(r" 1\.00% │ ▎ +│$", rows["tiny"])  # 1/99 of 30 cells, to an eighth
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_inspect_fits_an_80_column_terminal(columns: int) -> None:
+    """The line under the table is split between its fields when it would wrap (the sample
+    tickets' was 84 columns: "imbalance ratio:" at the end, its number on the next line)."""
+    src = REPO / "sample_data" / "support_tickets.parquet"
+    code, shown = run_on_pty("inspect", src, "-l", "priority", columns=columns)
+    assert code == 0
+    lines = shown.rstrip("\n").splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns, lines
+    fields = "   ".join(lines[lines.index(next(x for x in lines if x.startswith("rows: "))) :])
+    assert fields.split("   ") == [
+        "rows: 4,000", "classes: 4", "majority: low", "minority: critical",
+        "imbalance ratio: 34.49",
+    ]  # fmt: skip
+    code, wide = run_on_pty("inspect", src, "-l", "priority", columns=120)
+    assert wide.rstrip("\n").splitlines()[-1] == (
+        "rows: 4,000   classes: 4   majority: low   minority: critical   imbalance ratio: 34.49"
+    )
 
 
 def test_apply_on_a_terminal_shows_before_and_after(

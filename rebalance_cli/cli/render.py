@@ -339,15 +339,28 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (EIGHTHS[part] if part else "")
 
 
-def _distribution_footer(dist: Distribution) -> list[str]:
+FIELD_GAP = "   "  # between the fields of the line under inspect's table
+
+
+def _distribution_footer(dist: Distribution, width: int | None = None) -> list[str]:
+    """The lines under the distribution: its fields (rows, classes, majority, minority,
+    imbalance ratio) on one line, or, within ``width`` columns, on as many as they need
+    (a field is never split), then the null labels."""
     ratio = dist.imbalance_ratio
-    lines = [
-        f"rows: {dist.rows:,}   classes: {len(dist.classes)}   "
-        f"majority: {dist.majority}   minority: {dist.minority}   "
-        f"imbalance ratio: {ratio:.2f}"
-        if ratio is not None
-        else f"rows: {dist.rows:,}"
-    ]
+    fields = [f"rows: {dist.rows:,}"]
+    if ratio is not None:
+        fields += [
+            f"classes: {len(dist.classes)}",
+            f"majority: {dist.majority}",
+            f"minority: {dist.minority}",
+            f"imbalance ratio: {ratio:.2f}",
+        ]
+    lines: list[str] = []
+    for field_ in fields:
+        if lines and (width is None or len(lines[-1] + FIELD_GAP + field_) <= width):
+            lines[-1] += FIELD_GAP + field_
+        else:
+            lines.append(field_)
     if dist.nulls:
         lines.append(f"null labels: {dist.nulls:,}")
     return lines
@@ -385,7 +398,7 @@ def show_distribution(dist: Distribution) -> None:
         share = shares[cls]
         table.add_row(Text(cls), f"{count:,}", f"{share:.2%}", bar(share / top if top else 0))
     out.print(table)
-    for line in _distribution_footer(dist):
+    for line in _distribution_footer(dist, out.width):
         out.print(line, markup=False)
 
 
