@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from rebalance_cli.cli import render
 from rebalance_cli.evaluate import Step, evaluate, planned_fits
+from rebalance_cli.strategies.smote import left_out_warning
 
 from .conftest import REPO, argv, mixed_frame
 
@@ -196,16 +197,15 @@ def test_quiet_is_silent_in_a_real_process_too(tmp_path: Path) -> None:
 
 
 def test_fold_warnings() -> None:
-    cell = "{} rows of class 'g={} / {}' with a null, NaN or infinite feature were left out"
-    one_per_group = [cell.format(i + 1, g, "b") for i, g in enumerate("pqrs")]
-    assert render.fold_warnings(one_per_group) == [
-        "1 rows of class 'g=p / b' with a null, NaN or infinite feature were left out"
-        " … and 3 more groups"
+    one_per_group = [left_out_warning(i + 1, f"g={g} / b") for i, g in enumerate("pqrs")]
+    assert render.fold_warnings(one_per_group) == [  # 1 row and 2 rows: the same kind
+        "1 row of class 'g=p / b' with a null, NaN or infinite feature was left out of the "
+        "SMOTE seeds (--lenient) … and 3 more groups"
     ]
-    several = [cell.format(1, g, c) for g in "pq" for c in "bc"]
+    several = [left_out_warning(2, f"g={g} / {c}") for g in "pq" for c in "bc"]
     assert render.fold_warnings(several) == [
-        "1 rows of class 'g=p / b' with a null, NaN or infinite feature were left out"
-        " … and 3 more, in 2 groups"
+        "2 rows of class 'g=p / b' with a null, NaN or infinite feature were left out of the "
+        "SMOTE seeds (--lenient) … and 3 more, in 2 groups"
     ]
     plain = ["column 'x' is constant", "column 'y' is constant", "other", "column 'z' is constant"]
     assert render.fold_warnings([*plain, "other"]) == [
@@ -239,8 +239,8 @@ def test_repeated_warnings_of_a_by_run_are_said_once(cli, tmp_path: Path) -> Non
     assert res.code == 0, res.stderr
     lines = res.stderr.splitlines()
     assert lines[0] == (
-        "rebalance: warning: 1 rows of class 'g=site0 / b' with a null, NaN or infinite "
-        "feature were left out of the SMOTE seeds (--lenient) … and 7 more groups"
+        "rebalance: warning: 1 row of class 'g=site0 / b' with a null, NaN or infinite "
+        "feature was left out of the SMOTE seeds (--lenient) … and 7 more groups"
     )
     assert len(lines) == 2 and lines[1].startswith("rebalance: wrote 480 rows ")
     report = json.loads((tmp_path / "r.json").read_text())

@@ -104,6 +104,9 @@ def aligned(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 _QUOTED = re.compile(r"'[^']*'")
 _NUMBER = re.compile(r"\d[\d,.]*")
+# the words a warning puts in the singular for a count of 1, and their plurals
+_SINGULAR_OF = {"row": "rows", "was": "were"}
+_SINGULAR = re.compile(r"\b(?:row|was)\b")
 
 
 def fold_warnings(warnings: Sequence[str]) -> list[str]:
@@ -118,7 +121,9 @@ def fold_warnings(warnings: Sequence[str]) -> list[str]:
     """
     kinds: dict[str, list[str]] = {}
     for w in warnings:
-        same = kinds.setdefault(_NUMBER.sub("#", _QUOTED.sub("'…'", w)), [])
+        kind = _NUMBER.sub("#", _QUOTED.sub("'…'", w))
+        kind = _SINGULAR.sub(lambda m: _SINGULAR_OF[m[0]], kind)  # "1 row … was": one kind
+        same = kinds.setdefault(kind, [])
         if w not in same:
             same.append(w)
     out = []

@@ -136,10 +136,7 @@ class SmoteSynthesiser(Synthesiser):
                 tick=phase.tick,
             )
         if sc.left_out:
-            outcome.warnings.append(
-                f"{sc.left_out} rows of class {cell.shown!r} with a null, NaN or infinite "
-                "feature were left out of the SMOTE seeds (--lenient)"
-            )
+            outcome.warnings.append(left_out_warning(sc.left_out, cell.shown))
         outcome.knn[cell.shown] = sc.knn_method
         outcome.categorical.update(sc.categorical)
         outcome.seconds += time.perf_counter() - started
@@ -147,6 +144,16 @@ class SmoteSynthesiser(Synthesiser):
 
     def batches(self, prepared: Any, schema: pl.Schema, size: int) -> Iterator[pl.DataFrame]:
         return prepared.batches(schema, size)
+
+
+def left_out_warning(rows: int, shown: str) -> str:
+    """The warning for a class's rows that --lenient left out of the SMOTE seeds (both
+    engines)."""
+    one = rows == 1
+    return (
+        f"{rows} row{'' if one else 's'} of class {shown!r} with a null, NaN or infinite "
+        f"feature {'was' if one else 'were'} left out of the SMOTE seeds (--lenient)"
+    )
 
 
 def smote_setup(ctx: SetupContext) -> Setup:

@@ -19,6 +19,7 @@ from ...phases import Phases
 from ...plan import Plan
 from ...request import Request
 from ...strategies import Outcome
+from ...strategies.smote import left_out_warning
 from ..driver import (
     Prepared,
     check_output_rows,
@@ -324,10 +325,7 @@ def _allocation(df: DataFrame, run: SparkRun, i: int) -> np.ndarray:
                     "or pass --lenient to leave those rows out of the seeds",
                 )
     if bad_rows:
-        run.warnings.append(
-            f"{bad_rows} rows of class {token!r} with a null, NaN or infinite feature "
-            "were left out of the SMOTE seeds (--lenient)"
-        )
+        run.warnings.append(left_out_warning(bad_rows, token))
     usable = np.zeros(run.counter.per_partition.shape[0], dtype=np.int64)
     usable[stats[PID].to_numpy().astype(np.int64)] = (stats[COUNT] - stats[BAD]).to_numpy()
     new = program.after[i] - program.before[i]
