@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,7 +16,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from . import strategies as registry
-from .errors import DataError, UsageError, no_labelled_rows
+from .errors import DataError, UsageError, did_you_mean, no_labelled_rows
 from .strategies import Strategy
 
 KEYWORDS: tuple[str, ...] = (
@@ -106,9 +107,11 @@ def parse_target(text: str | float | int | dict[str, int] | None) -> TargetSpec:
     except InvalidOperation:
         dec = None
     if dec is None or not dec.is_finite():
+        # a word may be a misspelt keyword ("minorty"); a number or a list is not guessed at
+        near = did_you_mean(low, KEYWORDS) if re.fullmatch(r"[a-z][a-z-]*", low) else ""
         raise UsageError(
             f"--target {raw!r} is not a target",
-            hint="use auto, minority, majority, not-minority, not-majority, all, "
+            hint=f"{near}use auto, minority, majority, not-minority, not-majority, all, "
             "a ratio in (0, 1], a class size such as 5000, or counts such as a=100,b=250",
         )
     ratio = Fraction(dec)

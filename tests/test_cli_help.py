@@ -5,8 +5,9 @@
   real process, which lists every module it imports);
 - help: panels in the declared order, every declared option listed once, no placeholder on an
   on/off flag, bracketed words kept, lines that fit 80 columns, examples that parse;
-- did-you-mean: for a misspelled flag, command, strategy, classifier, metric, config key,
-  ``REBALANCE_*`` variable, and a true/false value where none is taken;
+- did-you-mean: for a misspelled flag, command, strategy, classifier, metric, --grow-with,
+  --target keyword, format, config key (with its table outside every table), ``REBALANCE_*``
+  variable, and a true/false value where none is taken;
 - docs/cli.md is the help as it is now (``make cli-reference`` regenerates it).
 """
 
@@ -37,9 +38,12 @@ APP = importlib.import_module("rebalance_cli.cli.app")  # (rebalance_cli.cli.app
 HEAVY = {"polars", "numpy", "pyarrow", "sklearn", "scipy", "pandas", "pyspark", "rich", "pydantic"}
 # answered from the declarations, before typer is imported
 WITHOUT_TYPER = [["--version"], ["--help"], ["-h"], [], ["inspect", "--help"],
-                 ["apply", "--help"], ["evaluate", "-h"]]  # fmt: skip
-# through typer (the same help, drawn by the same functions)
-WITH_TYPER = [["--version", "-h"], ["apply", "data.csv", "--help"], ["inspect", "-l", "y", "-h"]]
+                 ["apply", "--help"], ["evaluate", "-h"], ["--version", "-h"], ["-h", "--version"],
+                 ["apply", "data.csv", "--help"], ["inspect", "-l", "y", "-h"],
+                 ["apply", "-l", "y", "--help"], ["evaluate", "data.csv", "-k", "3", "-fh"],
+                 ["apply", "data.csv", "-h", "extra"]]  # fmt: skip
+# through typer: click stops at an error before the help (one usage line, exit 2)
+WITH_TYPER = [["apply", "--bogus", "-h"], ["inspect", "-h", "--label"]]
 
 
 def _imports(args: list[str]) -> tuple[int, set[str]]:
@@ -64,7 +68,7 @@ def _imports(args: list[str]) -> tuple[int, set[str]]:
 @pytest.mark.parametrize("args", WITHOUT_TYPER + WITH_TYPER, ids=" ".join)
 def test_help_and_version_import_no_data_library(args):
     code, modules = _imports(args)
-    assert code == (2 if args == [] else 0)
+    assert code == (2 if args == [] or args in WITH_TYPER else 0)
     assert "rebalance_cli.cli" in modules  # the listing is real
     assert modules & HEAVY == set()
 
@@ -86,17 +90,50 @@ def test_help_of_a_command_without_strategies_looks_up_no_plugin(args):
     assert "importlib.metadata" not in modules
 
 
+def _through_typer(*args: str):
+    """`rebalance ARGS` in a real process, parsed by typer (the early answer skipped)."""
+    code = "import sys; from rebalance_cli.cli.app import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["apply", "data.csv", "--help"], ["inspect", "-l", "y", "-h"], ["--version", "-h"],
+     ["-h", "--version"], ["--version", "nope"], ["-h", "apply"], ["apply", "-fh"],
+     ["apply", "-hf", "x.csv"], ["apply", "-ol", "-h"], ["apply", "-", "-h"],
+     ["evaluate", "x.csv", "--repeats", "2", "-h", "extra", "words"],
+     ["apply", "--grow-with", "smote", "--strict", "-h"],
+     # -h as an option's value, after --, or beside an error: no help, the same error
+     ["apply", "-o", "-h", "x.csv"], ["apply", "--label=-h", "x.csv"], ["apply", "-l-h", "x.csv"],
+     ["apply", "--", "-h"], ["apply", "-h", "--label"], ["apply", "-h", "--strict=x"],
+     ["apply", "--bogus", "-h"], ["--version", "--bogus"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_typer_and_the_early_answer_print_the_same(args):
+    """Real processes (a terminal width from COLUMNS; typer's test runner forces 80): the
+    early answer reads the command line as click does (which of --version and -h comes first,
+    which options take a value)."""
+    first, typer_said = run_process(*args), _through_typer(*args)
+    assert (first.code, first.stdout, first.stderr) == typer_said
+    if first.code == 0:
+        assert first.stdout.startswith(("Usage: ", "rebalance "))
+
+
 @pytest.mark.parametrize(
     "args,same_as",
-    [(["apply", "data.csv", "--help"], ["apply", "--help"]),
-     (["inspect", "-l", "y", "-h"], ["inspect", "-h"]),
-     (["--version", "-h"], ["--version"])],
+    [(["apply", "data.csv", "-l", "y", "--help"], ["apply", "--help"]),
+     (["--version", "-h"], ["--version"]), (["-h", "--version"], ["--help"])],
 )  # fmt: skip
-def test_typer_and_the_early_answer_print_the_same(args, same_as):
-    """Real processes (a terminal width from COLUMNS; typer's test runner forces 80)."""
+def test_help_after_other_words_is_the_commands_help(args, same_as):
     first, second = run_process(*args), run_process(*same_as)
-    assert first.code == second.code == 0
-    assert first.stdout == second.stdout and first.stdout.startswith(("Usage: ", "rebalance "))
+    assert first.code == second.code == 0 and first.stdout == second.stdout
 
 
 def test_the_api_is_imported_on_first_use_and_typed():
@@ -116,8 +153,8 @@ def test_the_api_is_imported_on_first_use_and_typed():
 
 @pytest.mark.parametrize("args", [["--version"], ["--version", "-h"], ["--version", "apply"]])
 def test_version_is_the_installed_distribution(cli, args):
-    """`--version` alone is answered before typer is imported; with other words typer's eager
-    option answers it: the same line."""
+    """`--version` is answered before typer is imported, also before other words (click's
+    eager option would answer it the same way)."""
     assert __version__ == metadata.version("rebalance-cli")
     res = cli(*args)
     assert (res.code, res.stdout, res.stderr) == (0, f"rebalance {__version__}\n", "")
@@ -288,6 +325,20 @@ ERR = "rebalance: usage error: "
          "none+threshold, class-weight, undersample, oversample, smote, tomek, enn)"),
         (["evaluate", "{data}", "-l", "y", "--classifier", "hbg"],
          "unknown classifier 'hbg' (did you mean hgb? choose one of logreg, hgb, rf)"),
+        (["apply", "{data}", "-l", "y", "-s", "hybrid", "--grow-with", "smoet", "-o", "{out}"],
+         "--grow-with 'smoet' is not a way to grow (did you mean smote? use oversample or smote)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-t", "minorty", "-o", "{out}"],
+         "--target 'minorty' is not a target (did you mean minority? use auto, minority, "
+         "majority, not-minority, not-majority, all, a ratio in (0, 1], a class size such as "
+         "5000, or counts such as a=100,b=250)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-t", "1.5x", "-o", "{out}"],
+         "--target '1.5x' is not a target (use auto, minority, majority, not-minority, "
+         "not-majority, all, a ratio in (0, 1], a class size such as 5000, or counts such as "
+         "a=100,b=250)"),
+        (["apply", "{data}", "-l", "y", "-s", "undersample", "-o", "{out}", "--output-format",
+          "parqet"],
+         "--output-format 'parqet' is not a format (did you mean parquet? use one of csv, tsv, "
+         "parquet, ipc, ndjson)"),
         (["evaluate", "{data}", "-l", "y", "--metric", "average_precison"],
          "unknown metric 'average_precison' (did you mean average_precision? choose one of "
          "roc_auc, average_precision, balanced_accuracy, precision, recall, f1, g_mean, mcc, "
@@ -360,6 +411,27 @@ def test_an_unknown_config_key_gets_a_guess(cli, data, tmp_path):
         "the [apply] keys are the long option names: bags, by, categorical, "
     )
     assert res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command,key,guess",
+    [("apply", "sed", "[apply] seed"), ("inspect", "sed", "[apply] seed"),
+     ("evaluate", "label", "[evaluate] label"), ("inspect", "label", "[inspect] label"),
+     ("apply", "max_rows", "[evaluate] max-rows"), ("apply", "k-neighbours", "[apply] k-neighbors"),
+     ("evaluate", "k_neighbours", "[evaluate] k-neighbors"), ("apply", "zzzz", None)],
+)  # fmt: skip
+def test_a_key_outside_every_table_gets_a_guess_with_its_table(
+    cli, data, tmp_path, command, key, guess
+):
+    """The closest key of any command, in the running command's table when it has it."""
+    config = _config(tmp_path, f"{key} = 3\n[{command}]\nlabel = 'y'\n")
+    res = cli(command, data, "--config", config)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    assert (res.code, res.stdout) == (2, "")
+    assert res.stderr == (
+        f"{ERR}the config file {config} has key {key!r}; it may hold only the tables "
+        f"[inspect], [apply], [evaluate]{hint}\n"
+    )
 
 
 def test_an_unknown_config_table_gets_a_guess(cli, data, tmp_path):

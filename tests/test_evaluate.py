@@ -326,9 +326,12 @@ def test_max_rows_takes_a_stratified_sample_and_says_so(cli, write_data) -> None
     )
     assert res.code == 0, res.stderr
     assert "sampled: a seeded stratified sample of 300 of 1,000 rows (--max-rows 300)" in res.stdout
-    # no progress bar outside a terminal: a line per finished fold (3 folds x 2 repeats)
-    assert len(res.stderr.splitlines()) == 6
-    assert all(line.startswith("rebalance: evaluate: fold ") for line in res.stderr.splitlines())
+    # no progress bar outside a terminal: a line per finished fold (3 folds x 2 repeats), then
+    # one per strategy (none, none+threshold, class-weight)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 6 + 3
+    assert all(line.startswith("rebalance: evaluate: fold ") for line in lines[:6])
+    assert all(re.match(r"rebalance: evaluate: [\w+-]+ done: ", line) for line in lines[6:])
     assert "(a 270, b 30)" in res.stdout
     doc = json.loads(
         cli(

@@ -27,9 +27,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rebalance_cli.cli import render
-from rebalance_cli.evaluate import Step, evaluate
+from rebalance_cli.evaluate import Step, evaluate, planned_fits
+from rebalance_cli.samplers.smote import left_out_warning
 
-from .conftest import argv, mixed_frame
+from .conftest import REPO, argv, mixed_frame
 
 TIME = r"\d+\.\d s"  # the run's seconds: the only part of a summary line that varies
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -196,16 +197,15 @@ def test_quiet_is_silent_in_a_real_process_too(tmp_path: Path) -> None:
 
 
 def test_fold_warnings() -> None:
-    cell = "{} rows of class 'g={} / {}' with a null, NaN or infinite feature were left out"
-    one_per_group = [cell.format(i + 1, g, "b") for i, g in enumerate("pqrs")]
-    assert render.fold_warnings(one_per_group) == [
-        "1 rows of class 'g=p / b' with a null, NaN or infinite feature were left out"
-        " … and 3 more groups"
+    one_per_group = [left_out_warning(i + 1, f"g={g} / b") for i, g in enumerate("pqrs")]
+    assert render.fold_warnings(one_per_group) == [  # 1 row and 2 rows: the same kind
+        "1 row of class 'g=p / b' with a null, NaN or infinite feature was left out of the "
+        "SMOTE seeds (--lenient) … and 3 more groups"
     ]
-    several = [cell.format(1, g, c) for g in "pq" for c in "bc"]
+    several = [left_out_warning(2, f"g={g} / {c}") for g in "pq" for c in "bc"]
     assert render.fold_warnings(several) == [
-        "1 rows of class 'g=p / b' with a null, NaN or infinite feature were left out"
-        " … and 3 more, in 2 groups"
+        "2 rows of class 'g=p / b' with a null, NaN or infinite feature were left out of the "
+        "SMOTE seeds (--lenient) … and 3 more, in 2 groups"
     ]
     plain = ["column 'x' is constant", "column 'y' is constant", "other", "column 'z' is constant"]
     assert render.fold_warnings([*plain, "other"]) == [
@@ -239,8 +239,8 @@ def test_repeated_warnings_of_a_by_run_are_said_once(cli, tmp_path: Path) -> Non
     assert res.code == 0, res.stderr
     lines = res.stderr.splitlines()
     assert lines[0] == (
-        "rebalance: warning: 1 rows of class 'g=site0 / b' with a null, NaN or infinite "
-        "feature were left out of the SMOTE seeds (--lenient) … and 7 more groups"
+        "rebalance: warning: 1 row of class 'g=site0 / b' with a null, NaN or infinite "
+        "feature was left out of the SMOTE seeds (--lenient) … and 7 more groups"
     )
     assert len(lines) == 2 and lines[1].startswith("rebalance: wrote 480 rows ")
     report = json.loads((tmp_path / "r.json").read_text())
@@ -308,6 +308,26 @@ def test_inspect_on_a_terminal_draws_a_bar_for_a_one_percent_class(
     rows = {line.split()[1]: line for line in res.stdout.splitlines() if "%" in line}
     assert "█" * render.BAR_WIDTH in rows["big"]
     assert re.search(r" 1\.00% │ ▎ +│$", rows["tiny"])  # 1/99 of 30 cells, to an eighth
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_inspect_fits_an_80_column_terminal(columns: int) -> None:
+    """The line under the table is split between its fields when it would wrap (the sample
+    tickets' was 84 columns: "imbalance ratio:" at the end, its number on the next line)."""
+    src = REPO / "sample_data" / "support_tickets.parquet"
+    code, shown = run_on_pty("inspect", src, "-l", "priority", columns=columns)
+    assert code == 0
+    lines = shown.rstrip("\n").splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns, lines
+    fields = "   ".join(lines[lines.index(next(x for x in lines if x.startswith("rows: "))) :])
+    assert fields.split("   ") == [
+        "rows: 4,000", "classes: 4", "majority: low", "minority: critical",
+        "imbalance ratio: 34.49",
+    ]  # fmt: skip
+    code, wide = run_on_pty("inspect", src, "-l", "priority", columns=120)
+    assert wide.rstrip("\n").splitlines()[-1] == (
+        "rows: 4,000   classes: 4   majority: low   minority: critical   imbalance ratio: 34.49"
+    )
 
 
 def test_apply_on_a_terminal_shows_before_and_after(
@@ -382,7 +402,7 @@ def test_evaluate_in_a_pipe_says_each_fold_as_it_ends(cli, tmp_path: Path) -> No
             rf"class-weight {score}, undersample {score}",
             lines[i],
         ), lines[i]
-    assert len(lines) == 4
+    assert len(lines) == 8
     quiet = cli(*base, "-q")
     assert (quiet.code, quiet.stderr) == (0, "")
     assert quiet.stdout.split("verdict")[1] == res.stdout.split("verdict")[1]  # same scores
@@ -404,6 +424,51 @@ def test_evaluate_steps_name_the_strategy_repeat_and_fold() -> None:
     ]
     assert render.step_text(steps[3]) == "repeat 1, fold 1: smote"
     assert render.step_text(steps[0]) == "repeat 1, fold 1: encoding"
+    assert render.step_text(ends[0]) == "repeat 1, fold 1 done"  # not the fold's last fit
+    assert {s.total for s in steps} == {planned_fits("smote", 2, 1)} == {6}
+
+
+def test_evaluate_in_a_pipe_ends_with_a_line_per_strategy(cli, tmp_path: Path) -> None:
+    """After the fold lines, one plain line per strategy: its primary metric as the tables
+    show it, its fit time against none's, and the one the verdict recommends."""
+    src = tmp_path / "d.csv"
+    _numeric(160, 40).write_csv(src)
+    res = cli("evaluate", src, "-l", "y", "--strategies", "undersample,smote", "--folds", "3",
+              "--repeats", "2", "--seed", "3", "--json")  # fmt: skip
+    assert res.code == 0
+    doc = json.loads(res.stdout)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 6 + 5 and all(" fold " in line for line in lines[:6])
+    names = ["none", "none+threshold", "class-weight", "undersample", "smote"]
+    for name, line, entry in zip(names, lines[6:], doc["strategies"], strict=True):
+        assert entry["name"] == name
+        ap = entry["metrics"]["average_precision"]
+        expected = (
+            f"rebalance: evaluate: {name} done: average_precision {ap['mean']:.3f} ± "
+            f"{ap['std']:.3f} over 2 repeats of 3 folds, fit time "
+        )
+        assert line.startswith(expected), (line, expected)
+        assert re.fullmatch(r"\d+\.\d\dx none's(; recommended)?", line[len(expected) :]), line
+        assert line.endswith("; recommended") == (name == doc["verdict"]["recommended"])
+        assert "│" not in line and "─" not in line
+    quiet = cli("evaluate", src, "-l", "y", "--strategies", "smote", "--folds", "3", "-q")
+    assert (quiet.code, quiet.stderr) == (0, "")
+
+
+def test_the_evaluate_bar_knows_its_total_from_the_start(tmp_path: Path) -> None:
+    """On a terminal: out of the run's fits from the first frame (not 0/?), and a finished
+    fold says so rather than repeating its last fit."""
+    src = tmp_path / "d.csv"
+    _numeric().write_csv(src)
+    code, shown = run_on_pty("evaluate", src, "-l", "y", "--strategies", "undersample",
+                             "--folds", "2", "--repeats", "2", "--seed", "3")  # fmt: skip
+    assert code == 0
+    frames = [line for line in shown.splitlines() if " fits" in line]
+    assert frames and all(re.search(r" \d+/12 fits", line) for line in frames), frames
+    assert "/?" not in shown and "starting" not in shown
+    assert re.search(r"^reading .* 0/12 fits", frames[0]), frames[0]
+    assert "repeat 1, fold 1 done" in shown
+    assert "rebalance: evaluate:" not in shown  # the lines are for pipes
 
 
 @pytest.mark.parametrize("width", [160, 100, 60])

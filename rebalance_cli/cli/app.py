@@ -5,7 +5,7 @@ Every command is a module of this package over the Python API
 declared in :mod:`.options` and its help is drawn by :mod:`.help`. This module
 assembles them and maps a bad command line to one line on stderr and exit 2.
 
-Start-up: ``rebalance --version``, ``--help`` and ``COMMAND --help`` are answered
+Start-up: ``rebalance --version``, ``--help`` and ``COMMAND ... --help`` are answered
 by :func:`rebalance_cli.cli.main` before this module (and typer) is imported;
 no command line imports polars, numpy, pyarrow, scikit-learn or rich before its
 command runs, and the strategy registry's plug-ins are looked up only for the

@@ -187,13 +187,26 @@ def engine_of(engine: str, master: str | None, local: Callable[..., Any]) -> Cal
 COMMANDS = tuple(spec.name for spec in SPECS)
 
 
+def config_keys() -> dict[str, list[str]]:
+    """Each command's config keys: its long option names (both of an on/off pair)."""
+    return {
+        spec.name: [
+            d.removeprefix("--")
+            for f in spec.resolved()
+            if not f.argument and f.name != "config"
+            for d in f.decls[0].split("/")
+        ]
+        for spec in SPECS
+    }
+
+
 def settings_of(ctx: typer.Context, command: str, config: str | None) -> dict[str, dict[str, Any]]:
     """Every option's value and where it came from (flag, env, config, default).
 
     A ``REBALANCE_*`` variable that comes close to a setting's name but names none
     (``REBALANCE_SEEED``) is a warning on stderr, unless ``--quiet``.
     """
-    settings = resolve(ctx, command, load_config(config, COMMANDS))
+    settings = resolve(ctx, command, load_config(config, COMMANDS, command, config_keys))
     if not settings.get("quiet", {}).get("value"):
         for warning in env_typos(setting_names):
             sys.stderr.write(f"rebalance: warning: {warning}\n")

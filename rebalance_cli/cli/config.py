@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,17 @@ class ConfigFile:
     tables: dict[str, dict[str, Any]]
 
 
-def load_config(given: str | None, commands: tuple[str, ...]) -> ConfigFile:
-    """Read ``--config FILE``, else ./rebalance.toml when it exists, else nothing."""
+def load_config(
+    given: str | None,
+    commands: tuple[str, ...],
+    running: str | None = None,
+    keys: Callable[[], Mapping[str, Iterable[str]]] | None = None,
+) -> ConfigFile:
+    """Read ``--config FILE``, else ./rebalance.toml when it exists, else nothing.
+
+    ``keys`` gives each command's keys (its long option names), called only to guess the
+    table a key outside every table belongs in (``running``'s when it has that key).
+    """
     if given:
         path = Path(given)
         if not path.is_file():
@@ -66,7 +75,10 @@ def load_config(given: str | None, commands: tuple[str, ...]) -> ConfigFile:
     tables: dict[str, dict[str, Any]] = {}
     for name, table in doc.items():
         if name not in commands or not isinstance(table, dict):
-            near = did_you_mean(name, commands) if isinstance(table, dict) else ""
+            if isinstance(table, dict):
+                near = did_you_mean(name, commands)
+            else:
+                near = _key_guess(name, keys() if keys else {}, running)
             raise UsageError(
                 f"the config file {path} has {'table' if isinstance(table, dict) else 'key'} "
                 f"{name!r}; it may hold only the tables {', '.join(f'[{c}]' for c in commands)}",
@@ -74,6 +86,19 @@ def load_config(given: str | None, commands: tuple[str, ...]) -> ConfigFile:
             )
         tables[name] = {k.replace("-", "_"): v for k, v in table.items()}
     return ConfigFile(path, tables)
+
+
+def _key_guess(key: str, keys: Mapping[str, Iterable[str]], running: str | None) -> str:
+    """``"did you mean [apply] seed? "`` for a key outside every table: the closest key of any
+    command, in the running command's table when it has that key, else the first that does."""
+    tables = {command: {k.replace("_", "-") for k in names} for command, names in keys.items()}
+    near = did_you_mean(key.replace("_", "-"), sorted(set().union(*tables.values())))
+    if not near:
+        return ""
+    guess = near.removeprefix("did you mean ").removesuffix("? ")
+    order = sorted(tables, key=lambda command: command != running)  # stable: the running first
+    table = next(command for command in order if guess in tables[command])
+    return f"did you mean [{table}] {guess}? "
 
 
 def _boolean_hint(text: str, error: str) -> str | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from .common import command_line, guarded, printing, read_options, settings_of, split_names
-from .render import evaluate_progress, show_evaluation
+from .render import evaluate_progress, say_strategies, show_evaluation
 
 if TYPE_CHECKING:  # numpy, scikit-learn: imported when the command runs (start-up time)
     from ..evaluate import EvaluationResult
@@ -25,7 +25,7 @@ def _run(
     progress on stderr unless ``--quiet``; the result and where its report goes
     (None: stdout, or no report)."""
     from ..errors import UsageError
-    from ..evaluate import evaluate
+    from ..evaluate import evaluate, planned_fits
     from ..evaluate.core import choices
     from ..io import check_target
 
@@ -38,7 +38,8 @@ def _run(
     if report is not None:
         inputs = [Path(data)] if data != "-" else []
         target = check_target(report, o["force"], inputs, "report")
-    with evaluate_progress(o["quiet"], o["metric"]) as steps:
+    total = planned_fits(o["strategies"], o["folds"], o["repeats"])
+    with evaluate_progress(o["quiet"], o["metric"], total) as steps:
         result = evaluate(
             data,
             label=label,
@@ -57,6 +58,7 @@ def _run(
             resample_before_split=o["resample_before_split"],
             command=command_line(ctx),
         )
+    say_strategies(result, o["quiet"])
     return result, target
 
 

@@ -5,8 +5,9 @@ placeholder on every flag and reads ``[spark]`` as markup (the words vanish).
 This module writes it from :mod:`.options` instead, with :mod:`textwrap`:
 the panels in the order the command declares them, each option with its
 placeholder and default, then the examples. It imports neither typer nor click,
-so ``rebalance --help`` and ``rebalance COMMAND --help`` are answered without
-them (:func:`.main`); any other command line that asks for help goes through
+so ``rebalance --help`` and ``rebalance COMMAND [WORDS] --help`` are answered
+without them (:func:`help_asked`, called by :func:`.main`); a command line that
+asks for help where click would stop first (an unknown option) goes through
 typer, whose commands call the same functions.
 
 :func:`reference` is every help at :data:`WIDTH` columns as Markdown:
@@ -130,15 +131,73 @@ def render_root(width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+ROOT_FLAGS = ("--version", *HELP_FLAGS)
+
+
+def _asks_for_help(spec: CommandSpec, words: list[str]) -> bool | None:
+    """Whether a command's words ask for its help as click would read them: True for a
+    ``-h``/``--help`` that is not an option's value (the declarations say which options take
+    one) and comes before ``--``; None when click would stop first (an unknown option, a value
+    missing or given to an on/off flag), or when unsure: typer answers those."""
+    flags = {d: f.type is not bool for f in spec.resolved() for p in f.decls for d in p.split("/")}
+    flags |= dict.fromkeys(HELP_FLAGS, False)
+    found = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--":
+            break
+        if not word.startswith("-") or word == "-":
+            continue
+        if word.startswith("--"):
+            name, eq, _ = word.partition("=")
+            if name not in flags or (eq and not flags[name]):
+                return None
+            if flags[name] and not eq:
+                if i == len(words):
+                    return None  # the value is missing
+                i += 1
+            found = found or name in HELP_FLAGS
+            continue
+        for j, letter in enumerate(word[1:], 1):  # -fh, -lVALUE, -l VALUE
+            if f"-{letter}" not in flags:
+                return None
+            if flags[f"-{letter}"]:
+                if j == len(word) - 1:
+                    if i == len(words):
+                        return None
+                    i += 1
+                break
+            found = found or letter == "h"
+    return found or None
+
+
 def help_asked(args: list[str]) -> str | None:
-    """The help a command line asks for and nothing else (``-h``, ``apply --help``): the
-    text to print; None for any other command line."""
-    if len(args) == 1 and args[0] in HELP_FLAGS:
+    """The help (or version) a command line asks for and nothing else, answered as click would
+    without importing it: the text to print; None for any other command line.
+
+    ``-h``, ``--version``, ``--version -h`` (the first of the root's flags wins), ``apply
+    --help``, ``apply data.csv -l y -h`` (``-h`` anywhere before ``--`` that is not an option's
+    value, the command's other options known).
+    """
+    lead = 0
+    while lead < len(args) and args[lead] in ROOT_FLAGS:
+        lead += 1
+    if lead:
+        if lead < len(args) and args[lead].startswith("-"):
+            return None  # an unknown root option, or `--`: typer says what
+        if args[0] == "--version":
+            from .._version import __version__
+
+            return f"rebalance {__version__}\n"
         return render_root(width_here())
-    if len(args) == 2 and args[1] in HELP_FLAGS:
-        spec = next((s for s in COMMANDS if s.name == args[0]), None)
-        if spec is not None:
-            return render_command(spec, width_here())
+    words = args[1 : args.index("--") if "--" in args else len(args)]
+    if not any(w in HELP_FLAGS or (w[:1] == "-" != w[1:2] and "h" in w) for w in words):
+        return None  # no help asked: the declarations (and plug-ins) are not read
+    spec = next((s for s in COMMANDS if args and s.name == args[0]), None)
+    if spec is not None and _asks_for_help(spec, args[1:]):
+        return render_command(spec, width_here())
     return None
 
 

@@ -104,6 +104,9 @@ def aligned(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 _QUOTED = re.compile(r"'[^']*'")
 _NUMBER = re.compile(r"\d[\d,.]*")
+# the words a warning puts in the singular for a count of 1, and their plurals
+_SINGULAR_OF = {"row": "rows", "was": "were"}
+_SINGULAR = re.compile(r"\b(?:row|was)\b")
 
 
 def fold_warnings(warnings: Sequence[str]) -> list[str]:
@@ -118,7 +121,9 @@ def fold_warnings(warnings: Sequence[str]) -> list[str]:
     """
     kinds: dict[str, list[str]] = {}
     for w in warnings:
-        same = kinds.setdefault(_NUMBER.sub("#", _QUOTED.sub("'…'", w)), [])
+        kind = _NUMBER.sub("#", _QUOTED.sub("'…'", w))
+        kind = _SINGULAR.sub(lambda m: _SINGULAR_OF[m[0]], kind)  # "1 row … was": one kind
+        same = kinds.setdefault(kind, [])
         if w not in same:
             same.append(w)
     out = []
@@ -339,15 +344,28 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (EIGHTHS[part] if part else "")
 
 
-def _distribution_footer(dist: Distribution) -> list[str]:
+FIELD_GAP = "   "  # between the fields of the line under inspect's table
+
+
+def _distribution_footer(dist: Distribution, width: int | None = None) -> list[str]:
+    """The lines under the distribution: its fields (rows, classes, majority, minority,
+    imbalance ratio) on one line, or, within ``width`` columns, on as many as they need
+    (a field is never split), then the null labels."""
     ratio = dist.imbalance_ratio
-    lines = [
-        f"rows: {dist.rows:,}   classes: {len(dist.classes)}   "
-        f"majority: {dist.majority}   minority: {dist.minority}   "
-        f"imbalance ratio: {ratio:.2f}"
-        if ratio is not None
-        else f"rows: {dist.rows:,}"
-    ]
+    fields = [f"rows: {dist.rows:,}"]
+    if ratio is not None:
+        fields += [
+            f"classes: {len(dist.classes)}",
+            f"majority: {dist.majority}",
+            f"minority: {dist.minority}",
+            f"imbalance ratio: {ratio:.2f}",
+        ]
+    lines: list[str] = []
+    for field_ in fields:
+        if lines and (width is None or len(lines[-1] + FIELD_GAP + field_) <= width):
+            lines[-1] += FIELD_GAP + field_
+        else:
+            lines.append(field_)
     if dist.nulls:
         lines.append(f"null labels: {dist.nulls:,}")
     return lines
@@ -385,7 +403,7 @@ def show_distribution(dist: Distribution) -> None:
         share = shares[cls]
         table.add_row(Text(cls), f"{count:,}", f"{share:.2%}", bar(share / top if top else 0))
     out.print(table)
-    for line in _distribution_footer(dist):
+    for line in _distribution_footer(dist, out.width):
         out.print(line, markup=False)
 
 
@@ -560,7 +578,10 @@ def render_rich(result: EvaluationResult, console: Console) -> None:
 
 
 def step_text(step: Step) -> str:
-    """What a terminal's progress bar says: ``repeat 1, fold 2: smote``."""
+    """What a terminal's progress bar says: ``repeat 1, fold 2: smote`` (``…: encoding`` while
+    the fold is encoded, ``repeat 1, fold 2 done`` when every strategy is scored on it)."""
+    if step.finished:
+        return f"repeat {step.repeat}, fold {step.fold} done"
     return f"repeat {step.repeat}, fold {step.fold}: {step.strategy or 'encoding'}"
 
 
@@ -573,10 +594,38 @@ def fold_line(step: Step, metric: str) -> str:
     )
 
 
+def strategy_lines(result: EvaluationResult) -> list[str]:
+    """The lines a run leaves on stderr outside a terminal when it is done, one per strategy:
+    its primary metric as the tables show it (mean ± standard deviation of the repeat means),
+    its fit time against ``none``'s, and which one the verdict recommends."""
+    metric, repeats, folds = result.metric, result.repeats, result.folds
+    over = f"over {repeats} repeat{'s' if repeats != 1 else ''} of {folds} folds"
+    out = []
+    for s in result.strategies:
+        recommended = "; recommended" if s == result.verdict.recommended else ""
+        out.append(
+            f"rebalance: evaluate: {s} done: {metric} {_cell(result, s, metric)} {over}, "
+            f"fit time {result.relative_fit_time(s):.2f}x none's{recommended}"
+        )
+    return out
+
+
+def say_strategies(result: EvaluationResult, quiet: bool) -> None:
+    """:func:`strategy_lines` on stderr when it is not a terminal (a bar showed the run on
+    one, and the tables follow); nothing with ``-q``."""
+    if quiet or is_terminal(sys.stderr):
+        return
+    sys.stderr.write("".join(line + "\n" for line in strategy_lines(result)))
+    sys.stderr.flush()
+
+
 @contextmanager
-def evaluate_progress(quiet: bool, metric: str) -> Iterator[Callable[[Step], None] | None]:
+def evaluate_progress(
+    quiet: bool, metric: str, total: int | None = None
+) -> Iterator[Callable[[Step], None] | None]:
     """Progress of ``evaluate`` on stderr: on a terminal a bar that names the
-    strategy, repeat and fold being fitted; elsewhere a line per finished fold;
+    strategy, repeat and fold being fitted, out of ``total`` fits from the start;
+    elsewhere a line per finished fold (and :func:`say_strategies` when the run is done);
     nothing with ``-q``."""
     if quiet:
         yield None
@@ -607,7 +656,7 @@ def evaluate_progress(quiet: bool, metric: str) -> Iterator[Callable[[Step], Non
         console=console(sys.stderr),
         transient=True,
     )
-    task = bar_.add_task("starting", total=None)
+    task = bar_.add_task("reading", total=total)
 
     def update(step: Step) -> None:  # drawn at once: a fit can take minutes
         bar_.update(

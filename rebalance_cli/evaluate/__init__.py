@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from .choices import ALWAYS, CLASSIFIERS, DEFAULT_MAX_ROWS, DEFAULT_METRIC, METRICS
 
 if TYPE_CHECKING:
-    from .core import SAMPLERS, STRATEGIES, EvaluationResult, Step, evaluate, parse_strategies
+    from .core import (
+        SAMPLERS,
+        STRATEGIES,
+        EvaluationResult,
+        Step,
+        evaluate,
+        parse_strategies,
+        planned_fits,
+    )
     from .data import stratified_sample
     from .metrics import fold_metrics
     from .verdict import decide
@@ -27,6 +35,7 @@ _LAZY = {
     "Step": ".core",
     "evaluate": ".core",
     "parse_strategies": ".core",
+    "planned_fits": ".core",
     "stratified_sample": ".data",
     "fold_metrics": ".metrics",
     "decide": ".verdict",
@@ -57,5 +66,6 @@ __all__ = [
     "evaluate",
     "fold_metrics",
     "parse_strategies",
+    "planned_fits",
     "stratified_sample",
 ]

@@ -289,6 +289,17 @@ def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
     return list(ALWAYS) + [s for s in samplers() if s in names]
 
 
+def planned_fits(strategies: Sequence[str] | str | None, folds: int, repeats: int) -> int:
+    """How many fits a run makes (``Step.total``): ``none`` and ``class-weight`` (whose fit
+    ``none+threshold`` shares) and each sampler, on every fold of every repeat."""
+    chosen = [s for s in parse_strategies(strategies) if s in samplers()]
+    return _fits(folds, repeats, len(chosen))
+
+
+def _fits(folds: int, repeats: int, samplers: int) -> int:
+    return max(repeats, 0) * max(folds, 0) * (2 + samplers)
+
+
 def check_feasible(
     classes: Sequence[str],
     counts: Sequence[int],
@@ -434,7 +445,7 @@ class _CrossValidation:
         self.positive = _positive_class(data_)
         self.split_seeds = [_derive(protocol.seed, 1, r) for r in range(protocol.repeats)]
         self.scores: list[FoldScore] = []
-        self.total = protocol.repeats * protocol.folds * (2 + len(samplers))
+        self.total = _fits(protocol.folds, protocol.repeats, len(samplers))
         self.done = 0
         self.leaked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 

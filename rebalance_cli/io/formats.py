@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "ipc", "ndjson")
 
@@ -64,7 +64,10 @@ def check_format_name(fmt: str | None, flag: str) -> str | None:
     low = fmt.lower()
     low = {"arrow": "ipc", "feather": "ipc", "jsonl": "ndjson", "pq": "parquet"}.get(low, low)
     if low not in FORMATS:
-        raise UsageError(f"{flag} {fmt!r} is not a format", hint=f"use one of {', '.join(FORMATS)}")
+        raise UsageError(
+            f"{flag} {fmt!r} is not a format",
+            hint=f"{did_you_mean(low, FORMATS)}use one of {', '.join(FORMATS)}",
+        )
     return low
 
 

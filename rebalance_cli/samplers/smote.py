@@ -222,9 +222,10 @@ def bad_feature_error(column: str, count: int, cls: str) -> DataError:
 
 def left_out_warning(count: int, cls: str) -> str:
     """``count`` rows of a class were left out of the SMOTE seeds (--lenient); both engines."""
+    one = count == 1
     return (
-        f"{count} rows of class {cls!r} with a null, NaN or infinite feature were left out "
-        "of the SMOTE seeds (--lenient)"
+        f"{count} row{'' if one else 's'} of class {cls!r} with a null, NaN or infinite "
+        f"feature {'was' if one else 'were'} left out of the SMOTE seeds (--lenient)"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from .base import Direction, Kind, Needs, Option, Outcome, Setup, SetupContext, Strategy
 from .smote import OPTIONS as SMOTE_OPTIONS
 from .smote import smote_report, smote_setup
@@ -20,7 +20,8 @@ GROW_WITH: tuple[str, ...] = ("oversample", "smote")
 def _check_grow_with(value: str) -> None:
     if value not in GROW_WITH:
         raise UsageError(
-            f"--grow-with {value!r} is not a way to grow", hint="use oversample or smote"
+            f"--grow-with {value!r} is not a way to grow",
+            hint=f"{did_you_mean(value, GROW_WITH)}use oversample or smote",
         )
 
 
