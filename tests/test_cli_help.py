@@ -238,7 +238,7 @@ def test_apply_help_lists_the_registered_strategies(cli):
     strategies = text.split("\nStrategies:\n", 1)[1].split("\n\n", 1)[0]
     names = re.findall(r"^  (\w+) ", strategies, flags=re.M)
     assert names == list(registry.names())
-    assert names[:5] == ["undersample", "oversample", "smote", "hybrid", "weight"]
+    assert names[: len(registry.built_in())] == [s.name for s in registry.built_in()]
     listed = f"One of: {', '.join(names)} (see Strategies above)."
     assert listed in " ".join(text.split())
 
@@ -318,11 +318,10 @@ ERR = "rebalance: usage error: "
          "Got unexpected extra argument(s) (True) (--force is an on/off flag: give --force "
          "alone to turn it on; see rebalance apply -h)"),
         (["apply", "{data}", "-l", "y", "-s", "smot", "-o", "{out}"],
-         "unknown strategy 'smot' (did you mean smote? choose one of undersample, oversample, "
-         "smote, hybrid, weight, tomek, enn)"),
+         "unknown strategy 'smot' (did you mean smote? choose one of {strategies})"),
         (["evaluate", "{data}", "-l", "y", "--strategies", "undersample,smot"],
          "unknown strategy 'smot' in --strategies (did you mean smote? choose from none, "
-         "none+threshold, class-weight, undersample, oversample, smote, tomek, enn)"),
+         "none+threshold, class-weight, {evaluable})"),
         (["evaluate", "{data}", "-l", "y", "--classifier", "hbg"],
          "unknown classifier 'hbg' (did you mean hgb? choose one of logreg, hgb, rf)"),
         (["apply", "{data}", "-l", "y", "-s", "hybrid", "--grow-with", "smoet", "-o", "{out}"],
@@ -349,6 +348,9 @@ def test_a_misspelling_gets_one_line_with_a_guess(cli, data, tmp_path, args, lin
     before = listing(tmp_path)
     words = [a.format(data=data, out=tmp_path / "o.csv") for a in args]
     res = cli(*words)
+    # the lists of strategies are the registry's (pinned in tests/test_strategy_checks.py)
+    evaluable = ", ".join(s.name for s in registry.all_strategies() if s.evaluable)
+    line = line.format(strategies=", ".join(registry.names()), evaluable=evaluable)
     assert (res.code, res.stdout, res.stderr) == (2, "", ERR + line + "\n")
     assert listing(tmp_path) == before
 
@@ -497,8 +499,12 @@ def test_evaluate_runs_the_cleaners_only_when_asked(cli):
     """Without --strategies, evaluate runs the strategies that declare evaluated_by_default
     (not tomek and enn), as the Python API does; --strategies offers every evaluable one."""
     text = " ".join(_help(cli, "evaluate").split())
-    assert "Comma-separated: undersample, oversample, smote, tomek, enn." in text
-    assert "[default: undersample,oversample,smote]" in text
+    offered = [s for s in registry.all_strategies() if s.evaluable]
+    assert {"undersample", "smote", "tomek", "enn"} <= {s.name for s in offered}
+    assert f"Comma-separated: {', '.join(s.name for s in offered)}." in text
+    default = [s.name for s in offered if s.evaluated_by_default]
+    assert "tomek" not in default and "enn" not in default and "smote" in default
+    assert f"[default: {','.join(default)}]" in text
 
 
 # --- the settings keep their order (the report's `settings` and `command`) -------------------

@@ -1,6 +1,8 @@
 """The strategy registry: one line per built-in strategy, plus entry points.
 
-A third-party package adds a strategy by declaring an entry point in the
+A built-in strategy is a module of this package and one ``"module:Class"`` line in
+:data:`BUILT_IN`; the module is imported when the registry is first read. A
+third-party package adds a strategy by declaring an entry point in the
 ``rebalance.strategies`` group that names a :class:`Strategy` subclass (or an
 instance); it is then listed by ``--help``, accepted by ``--strategy``, checked
 and run like a built-in one. See "Adding a strategy" in docs/architecture.md.
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
+from importlib import import_module
 
 from ..errors import UsageError, did_you_mean
 from .base import (
@@ -23,25 +26,46 @@ from .base import (
     Strategy,
     Synthesiser,
 )
-from .enn import EditedNearestNeighbours
-from .hybrid import Hybrid
-from .oversample import Oversample
-from .smote import Smote
-from .tomek import TomekLinks
-from .undersample import Undersample
-from .weight import Weight
 
 ENTRY_POINTS = "rebalance.strategies"
 
-BUILT_IN: tuple[Strategy, ...] = (
-    Undersample(),
-    Oversample(),
-    Smote(),
-    Hybrid(),
-    Weight(),
-    TomekLinks(),
-    EditedNearestNeighbours(),
+# The built-in strategies, in the order --help lists them: "module:Class", a module of
+# this package and its Strategy subclass (or instance). Tests may add a Strategy instance.
+BUILT_IN: tuple[str | Strategy, ...] = (
+    "undersample:Undersample",
+    "oversample:Oversample",
+    "smote:Smote",
+    "hybrid:Hybrid",
+    "weight:Weight",
+    "tomek:TomekLinks",
+    "enn:EditedNearestNeighbours",
 )
+
+
+def _instance(obj: object) -> object:
+    """A registered object as a strategy: a class is instantiated, an instance kept."""
+    return obj() if isinstance(obj, type) else obj
+
+
+@cache
+def _resolved(entries: tuple[str | Strategy, ...]) -> tuple[Strategy, ...]:
+    """The built-in strategies named by ``entries``, each module imported once."""
+    out: list[Strategy] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            module, _, attr = entry.partition(":")
+            entry_obj = _instance(getattr(import_module(f"{__name__}.{module}"), attr))
+        else:
+            entry_obj = entry
+        if not isinstance(entry_obj, Strategy):
+            raise TypeError(f"BUILT_IN entry {entry!r} is not a Strategy")
+        out.append(entry_obj)
+    return tuple(out)
+
+
+def built_in() -> tuple[Strategy, ...]:
+    """The built-in strategies (``BUILT_IN``, resolved), in their order."""
+    return _resolved(BUILT_IN)
 
 
 @cache
@@ -51,7 +75,7 @@ def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
     A broken plug-in never stops the tool: it is left out, named in a warning on
     every run, and refused with its own reason when it is asked for.
     """
-    found = {s.name: s for s in BUILT_IN}
+    found = {s.name: s for s in built_in()}
     broken: dict[str, str] = {}
     from importlib.metadata import entry_points
 
@@ -61,8 +85,7 @@ def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
         if dist:
             where += f" (package {dist})"
         try:
-            obj = ep.load()
-            strategy = obj() if isinstance(obj, type) else obj
+            strategy = _instance(ep.load())
         except Exception as exc:  # a plug-in's own import or constructor failed
             broken[ep.name] = f"{where} cannot be loaded: {type(exc).__name__}: {exc}"
             continue
@@ -125,7 +148,7 @@ _BUILT_IN_ONLY = {"on": False}
 
 def _registry() -> dict[str, Strategy]:
     if _BUILT_IN_ONLY["on"]:
-        return {s.name: s for s in BUILT_IN}
+        return {s.name: s for s in built_in()}
     return _loaded()[0]
 
 
@@ -193,6 +216,7 @@ __all__ = [
     "Synthesiser",
     "all_options",
     "all_strategies",
+    "built_in",
     "built_in_only",
     "get",
     "load_warnings",
