@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from tests.conftest import argv, listing, mixed_frame
 
@@ -111,3 +113,35 @@ def test_a_reader_sees_the_old_file_or_the_new_one_never_a_part(tmp_path):
     majority = pl.read_csv(src)["y"].value_counts()["count"].max()
     assert pl.read_csv(out).height == 2 * majority  # both classes raised to the majority
     assert listing(tmp_path) == {"in.csv", "o.csv"}
+
+
+@pytest.mark.parametrize("landing", [1, 2])
+def test_a_signal_as_a_rename_returns_takes_every_file_back(tmp_path, monkeypatch, landing):
+    """The signal handler's exception can land just as a rename of the commit returns
+    (before the sink has noted that its file is in place): the run must still take that
+    file back, with the others, and leave every target as it was."""
+    from rebalance_cli import rebalance
+    from rebalance_cli.errors import Interrupted
+    from rebalance_cli.io import fs
+
+    src = tmp_path / "in.csv"
+    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
+    out, report = tmp_path / "o.csv", tmp_path / "r.json"
+    out.write_text("OLD\n")
+    report.write_text("OLDR\n")
+    real, calls = fs.replace, []
+
+    def replace(src_path: Path, dst: Path) -> None:
+        real(src_path, dst)
+        calls.append(dst)
+        if len(calls) == landing:  # the rename happened; the handler raises now
+            raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(fs, "replace", replace)
+    with pytest.raises(Interrupted, match="no output was written"):
+        rebalance(
+            src, out, label="y", strategy="undersample", seed=1, report_path=report, force=True
+        )
+    assert out.read_text() == "OLD\n"
+    assert report.read_text() == "OLDR\n"
+    assert listing(tmp_path) == {"in.csv", "o.csv", "r.json"}

@@ -151,11 +151,15 @@ class AtomicFile:
                 )
             fs.chmod(self.tmp, 0o666 & ~_umask())
             st = os.stat(self.tmp)
+            # Noted before the rename: a signal's exception can land as the rename returns,
+            # and undo() must still find this file to take back (it compares identities, so
+            # a rename that never happened is left alone).
+            self.placed = (st.st_dev, st.st_ino)
             fs.replace(self.tmp, self.target)
         except OSError as exc:
+            self.placed = None
             self._drop_backup()
             raise InputOutputError(f"cannot put the {self.what} in place: {_why(exc)}") from None
-        self.placed = (st.st_dev, st.st_ino)
         self.committed = True
 
     def deliver(self) -> None:
