@@ -145,3 +145,37 @@ def test_a_signal_as_a_rename_returns_takes_every_file_back(tmp_path, monkeypatc
     assert out.read_text() == "OLD\n"
     assert report.read_text() == "OLDR\n"
     assert listing(tmp_path) == {"in.csv", "o.csv", "r.json"}
+
+
+@pytest.mark.parametrize("extra", [{}, {"test_size": 0.25}, {"bags": 2}])
+def test_the_output_folder_removed_during_the_run_is_an_io_error(tmp_path, extra):
+    """The folder that holds the temporary files is removed while the run writes (a
+    clean-up job, a user): an I/O error naming the folder, not an internal error."""
+    import shutil
+
+    from rebalance_cli import rebalance
+    from rebalance_cli.errors import InputOutputError
+
+    src = tmp_path / "in.csv"
+    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    name = "o-{bag}.csv" if "bags" in extra else "o.csv"
+    if "test_size" in extra:
+        extra = {**extra, "test_output": folder / "t.csv"}
+
+    def observer(event) -> None:
+        if event.phase == "write" and event.state == "end" and folder.exists():
+            shutil.rmtree(folder)
+
+    with pytest.raises(InputOutputError, match=f"cannot write the .* in {folder}: No such file"):
+        rebalance(
+            src,
+            folder / name,
+            label="y",
+            strategy="undersample",
+            seed=1,
+            progress=observer,
+            **extra,
+        )
+    assert listing(tmp_path) == {"in.csv"}

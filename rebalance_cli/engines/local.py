@@ -534,12 +534,12 @@ def _write_output(
     report.output = {
         "path": request.output,
         "format": targets.out_fmt,
-        "bytes": sink.tmp.stat().st_size,
+        "bytes": sink.written_bytes(),
     }
     if codec is not None:
         report.output["compression"] = codec
     if program.split is not None:
-        report.extra["split"]["bytes"] = sinks[1].tmp.stat().st_size
+        report.extra["split"]["bytes"] = sinks[1].written_bytes()
         test_codec = compression_from_name(str(targets.test_path or ""))
         if test_codec is not None:
             report.extra["split"]["compression"] = test_codec
@@ -608,14 +608,14 @@ def _write_bags(
         entry["rows"] = sum(w)
         entry["counts"] = per_class(program.layout, list(w))
         entry["format"] = targets.bags[entry["bag"] - 1][2]
-        entry["bytes"] = sink.tmp.stat().st_size
+        entry["bytes"] = sink.written_bytes()
         codec = compression_from_name(targets.bags[entry["bag"] - 1][0])
         if codec is not None:
             entry["compression"] = codec
     report.output = {
         "path": "; ".join(t[0] for t in targets.bags),
         "format": targets.bags[0][2],
-        "bytes": sum(s.tmp.stat().st_size for s in sinks),
+        "bytes": sum(s.written_bytes() for s in sinks),
     }
 
 

@@ -131,6 +131,15 @@ class AtomicFile:
         commit_all([self])
         return self.size
 
+    def written_bytes(self) -> int:
+        """The size of what was written so far (the report's ``bytes``). A temporary file
+        that vanished (its folder removed during the run) is an I/O error."""
+        try:
+            return self.tmp.stat().st_size
+        except OSError as exc:
+            message = f"cannot write the {self.what} in {self.tmp.parent}: {_why(exc)}"
+            raise InputOutputError(message) from None
+
     def seal(self) -> None:
         """Flush the written temporary file to disk (a late write error shows here)."""
         try:
