@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from rebalance_cli.io import AtomicFile
-from tests.conftest import argv, digest, listing, mixed_frame
+from tests.conftest import argv, digest, listing, mixed_frame, run_process
 
 UNDER = ["-l", "y", "-s", "undersample", "--seed", "1"]
 
@@ -355,3 +355,64 @@ def test_force_puts_a_new_file_in_place_and_never_writes_into_the_old_one(case, 
         for fh, _ in held.values():
             fh.close()
     assert pl.read_csv(out)["y"].value_counts().sort("y").rows() == [("no", 8), ("yes", 8)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--report", "/dev/stdout"], "--report and -o name the same file /dev/stdout"),
+        (
+            ["--test-size", "0.2", "--test-output", "/proc/self/fd/1"],
+            "--test-output and -o name the same file /proc/self/fd/1",
+        ),
+    ],
+)
+def test_a_path_that_is_stdout_collides_with_dash_o_dash(tmp_path, flags, named):
+    """``-o -`` and another target that is this process's stdout by another name would
+    mix two files into one stream: refused before anything is written."""
+    src = tmp_path / "in.csv"
+    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
+    res = run_process(
+        "apply",
+        str(src),
+        "-l",
+        "y",
+        "-s",
+        "undersample",
+        "--seed",
+        "1",
+        "-o",
+        "-",
+        "--output-format",
+        "csv",
+        *flags,
+    )
+    assert res.code == 2, res.stderr
+    assert (
+        res.stderr == f"rebalance: usage error: {named}, which is stdout (give each its own path)\n"
+    )
+    assert res.stdout == ""
+    assert listing(tmp_path) == {"in.csv"}
+
+
+def test_the_null_device_may_take_the_report_beside_dash_o_dash(tmp_path):
+    src = tmp_path / "in.csv"
+    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
+    res = run_process(
+        "apply",
+        str(src),
+        "-l",
+        "y",
+        "-s",
+        "undersample",
+        "--seed",
+        "1",
+        "-o",
+        "-",
+        "--output-format",
+        "csv",
+        "--report",
+        os.devnull,
+    )
+    assert res.code == 0, res.stderr
+    assert pl.read_csv(res.stdout.encode())["y"].value_counts()["count"].to_list() == [12, 12]

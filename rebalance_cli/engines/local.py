@@ -338,10 +338,17 @@ def check_collisions(planned: list[tuple[str, str, str]]) -> None:
 
     seen: list[tuple[str, str, Path]] = []
     null = Path(os.devnull)
+    on_stdout = next((flag for flag, _, given in planned if given == STDIO), None)
+    stdout = _stdout_identity() if on_stdout else None
     for flag, _, given in planned:
         if given == STDIO:
             continue
         path = Path(given)
+        if stdout is not None and _identity(path) == stdout and not same_file(path, null):
+            raise UsageError(
+                f"{flag} and {on_stdout} name the same file {given}, which is stdout",
+                hint="give each its own path",
+            )
         for other_flag, other_given, other in seen:
             if not same_file(path, other) or (same_file(path, null) and same_file(other, null)):
                 continue
@@ -351,6 +358,27 @@ def check_collisions(planned: list[tuple[str, str, str]]) -> None:
                 hint="give each its own path",
             )
         seen.append((flag, given, path))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names, following links; None if there is none."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _stdout_identity() -> tuple[int, int] | None:
+    """(device, inode) of this process's stdout (``/dev/stdout`` and ``/proc/self/fd/1``
+    name it too); None where stdout is not a file descriptor (a test's capture)."""
+    import sys
+
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 def run(request: Request, data: Any) -> Report:
