@@ -4,6 +4,7 @@ header names, 128-bit integers, compressed stdin. Each case is a reported bug.""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
 import json
@@ -483,3 +484,52 @@ def test_zstd_csv_on_stdin(tmp_path, cli):
     res = cli("apply", "-", *args, input=packed)
     assert res.code == 0, res.stderr
     assert res.stdout == want.stdout
+
+
+UNWRITABLE = [
+    ("binary", pl.Series([b"p", b"q", b"r", b"s"] * 10), ("csv", "tsv", "ndjson")),
+    ("duration", pl.Series([dt.timedelta(seconds=i) for i in range(40)]), ("csv", "tsv")),
+    ("list", pl.Series([[i] for i in range(40)]), ("csv", "tsv")),
+    ("struct", pl.Series([{"q": i} for i in range(40)]), ("csv", "tsv")),
+    ("list of binary", pl.Series([[b"p"]] * 40), ("csv", "tsv", "ndjson")),
+]
+
+
+@pytest.mark.parametrize(("kind", "values", "refused"), UNWRITABLE, ids=[u[0] for u in UNWRITABLE])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "ndjson", "parquet", "arrow"])
+def test_a_column_the_output_format_cannot_hold(cli, tmp_path, kind, values, refused, fmt):
+    """Refused before any work, one line, exit 3, for the output, the test split and the
+    bags alike; Parquet and Arrow IPC take it and keep it exactly."""
+    src = tmp_path / "in.parquet"
+    frame = pl.DataFrame({"v": values, "y": ["a"] * 30 + ["b"] * 10})
+    frame.write_parquet(src)
+    runs = {
+        f"o.{fmt}": ["-o", tmp_path / f"o.{fmt}"],
+        f"t.{fmt}": [
+            "-o",
+            tmp_path / "o.parquet",
+            "--test-size",
+            "0.25",
+            "--test-output",
+            tmp_path / f"t.{fmt}",
+        ],
+        f"b-{{bag}}.{fmt}": ["--bags", "2", "-o", tmp_path / f"b-{{bag}}.{fmt}"],
+    }
+    for name, words in runs.items():
+        res = cli("apply", src, "-l", "y", "-s", "undersample", "--seed", "1", *words)
+        if fmt in refused:
+            assert res.code == 3, res.stderr
+            assert res.stderr.count("\n") == 1, res.stderr
+            assert f"column 'v' is {values.dtype}, which {fmt.upper()} cannot hold" in res.stderr
+            assert listing(tmp_path) == {"in.parquet"}, name
+        else:
+            assert res.code == 0, res.stderr
+            written = sorted(tmp_path.glob(f"[otb]*.{fmt}"))
+            assert written, name
+            for path in written:
+                if fmt in ("parquet", "arrow"):
+                    back = pl.read_ipc(path) if fmt == "arrow" else pl.read_parquet(path)
+                    assert back["v"].dtype == values.dtype
+                path.unlink()
+            for path in tmp_path.glob("o.parquet"):
+                path.unlink()

@@ -38,6 +38,7 @@ from ..io import (
     SinkStopped,
     Source,
     check_target,
+    check_writable,
     commit_all,
     compression_from_name,
     dictionary_columns,
@@ -265,6 +266,15 @@ class Targets:
     test_fmt: str | None = None
     report: Path | None = None
 
+    def check_writable(self, schema: pl.Schema, request: Request) -> None:
+        """Every column fits every text target's format (see io.check_writable)."""
+        output = "-o" if request.output is None else f"-o {request.output}"
+        check_writable(schema, self.out_fmt, output)
+        for name, _, fmt in self.bags:
+            check_writable(schema, fmt, f"--bags {name}")
+        if self.test_path is not None:
+            check_writable(schema, self.test_fmt, f"--test-output {self.test_path}")
+
     def paths(self) -> list[Path]:
         """The paths written (stdout left out): output or bags, test split, report."""
         found = [self.out_path, *(p for _, p, _ in self.bags), self.test_path, self.report]
@@ -397,6 +407,7 @@ def run(request: Request, data: Any) -> Report:
                 engine, schema, source.display, request, timings, warnings, source.format, phases
             )
             check_output_rows(prepared, request)
+            targets.check_writable(prepared.out_schema, request)
             report = _report(prepared, request, source, schema, targets, timings, warnings)
             if request.dry_run:
                 timings["total"] = time.perf_counter() - started

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from ..errors import UsageError, did_you_mean
+from ..errors import DataError, UsageError, did_you_mean
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "ipc", "ndjson")
 
@@ -157,3 +159,38 @@ def resolve_output_format(output: str, flag: str | None, input_fmt: str, what: s
             "are written compressed",
         )
     return fmt
+
+
+_TEXT_FORMATS = {"csv": "CSV", "tsv": "TSV", "ndjson": "NDJSON"}
+
+
+def _unwritable(dtype: Any, fmt: str) -> bool:
+    """Whether text format ``fmt`` cannot hold ``dtype`` (polars' CSV writer has no
+    binary, duration or nested values; its NDJSON writer panics on binary)."""
+    import polars as pl
+
+    base = dtype.base_type()
+    if base in (pl.Binary, pl.Object):
+        return True
+    if fmt in ("csv", "tsv"):
+        return base in (pl.Duration, pl.List, pl.Array, pl.Struct)
+    if base in (pl.List, pl.Array):
+        return _unwritable(dtype.inner, fmt)
+    if base is pl.Struct:
+        return any(_unwritable(f.dtype, fmt) for f in dtype.fields)
+    return False
+
+
+def check_writable(schema: Mapping[str, Any], fmt: str | None, where: str) -> None:
+    """Refuse, before any work, a column the output format cannot hold (exit 3), rather
+    than failing after the whole run (or, for binary in NDJSON, crashing in polars).
+    ``where`` names the target for the message (``-o out.csv``)."""
+    label = _TEXT_FORMATS.get(fmt or "")
+    if label is None:
+        return  # Parquet and Arrow IPC hold every dtype the reader gives
+    for name, dtype in schema.items():
+        if _unwritable(dtype, fmt or ""):
+            raise DataError(
+                f"{where}: column {name!r} is {dtype}, which {label} cannot hold",
+                hint="write it to a .parquet or .arrow file instead",
+            )
