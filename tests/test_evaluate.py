@@ -815,3 +815,76 @@ def test_settings_come_from_the_config_file(cli, write_data, tmp_path: Path, mon
     res = cli("evaluate", path)
     assert res.code == 2
     assert res.stderr.startswith("rebalance: usage error: missing option --label")
+
+
+THRESHOLD_METRICS = ["f1", "recall", "g_mean", "precision", "balanced_accuracy", "mcc"]
+
+
+@pytest.mark.parametrize("metric", THRESHOLD_METRICS)
+@pytest.mark.parametrize(
+    ("classifier", "rows", "prevalence", "seed"),
+    [("logreg", 2000, 0.05, 31), ("logreg", 2000, 0.2, 32), ("hgb", 600, 0.1, 33)],
+)
+def test_random_labels_name_no_winner_on_a_threshold_metric(
+    classifier, rows, prevalence, seed, metric
+) -> None:
+    """On noise, answering the minority more often raises F1, recall and G-mean over
+    ``none`` (which, at threshold 0.5, answers it almost never): that is no reason to
+    resample, and a guess blind to the features at the same rate does as well."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        result = evaluate(
+            random_labels(rows, prevalence, seed),
+            label="y",
+            strategies="undersample,oversample",
+            classifier=classifier,
+            folds=3,
+            repeats=2,
+            metric=metric,
+            seed=seed,
+        )
+    v = result.verdict
+    assert v.recommended is None, v.text
+    assert v.text.startswith("No strateg"), v.text
+
+
+def test_chance_scores_are_a_guess_at_the_same_rate() -> None:
+    from rebalance_cli.evaluate.metrics import chance_scores
+
+    y = np.array([1] * 10 + [0] * 90)  # p = 0.1
+    pred = np.array([1] * 40 + [0] * 60)  # q = 0.4
+    got = chance_scores(y, 1, 2, pred)
+    assert got["precision"] == pytest.approx(0.1)
+    assert got["recall"] == pytest.approx(0.4)
+    assert got["f1"] == pytest.approx(2 * 0.1 * 0.4 / 0.5)
+    assert got["g_mean"] == pytest.approx(np.sqrt(0.4 * 0.6))
+    assert (got["balanced_accuracy"], got["mcc"], got["roc_auc"]) == (0.5, 0.0, 0.5)
+    assert got["average_precision"] == pytest.approx(0.1)
+    assert got["brier"] == pytest.approx(0.09)
+    # a blind guess at that rate, simulated, scores what the formulas say
+    rng = np.random.default_rng(0)
+    truth = rng.random(200_000) < 0.1
+    guess = rng.random(200_000) < 0.4
+    assert skm.f1_score(truth, guess) == pytest.approx(got["f1"], abs=0.005)
+    assert skm.recall_score(truth, guess) == pytest.approx(got["recall"], abs=0.005)
+    three = chance_scores(np.array([0, 0, 1, 2] * 25), None, 3, np.zeros(100, dtype=int))
+    assert three["recall"] == three["balanced_accuracy"] == three["g_mean"] == 1 / 3
+    assert three["brier"] == pytest.approx(1 - (0.5**2 + 0.25**2 + 0.25**2))
+
+
+def test_a_gain_over_none_that_a_blind_guess_matches_names_nothing() -> None:
+    keys = [(r, f) for r in range(3) for f in range(5)]
+    none = {k: 0.0 for k in keys}
+    under = {k: 0.18 + 0.01 * (i % 3) for i, k in enumerate(keys)}
+    table = {"none": none, "undersample": under}
+    blind = {"none": none, "undersample": {k: 0.19 for k in keys}}
+    v = decide(table, "f1", chance=blind)
+    assert v.recommended is None
+    assert v.text.startswith("No strategy is named: the best on F1, undersample")
+    assert v.chance == pytest.approx(0.19) and v.chance_p is not None and v.chance_p > 0.05
+    assert v.to_dict()["chance"]["score"] == pytest.approx(0.19)
+    low = {"none": none, "undersample": {k: 0.05 for k in keys}}
+    named = decide(table, "f1", chance=low)
+    assert named.recommended == "undersample"
+    assert named.chance_p is not None and named.chance_p < 0.05

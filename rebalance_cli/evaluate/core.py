@@ -44,6 +44,7 @@ from .metrics import (
     Resampler,
     _full_proba,
     _predict,
+    chance_scores,
     fold_metrics,
     make_classifier,
     own_resampler,
@@ -445,6 +446,8 @@ class _CrossValidation:
         self.positive = _positive_class(data_)
         self.split_seeds = [_derive(protocol.seed, 1, r) for r in range(protocol.repeats)]
         self.scores: list[FoldScore] = []
+        # what a guess blind to the features scores, per (strategy, repeat, fold)
+        self.chance: dict[tuple[str, int, int], dict[str, float]] = {}
         self.total = _fits(protocol.folds, protocol.repeats, len(samplers))
         self.done = 0
         self.leaked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -507,6 +510,8 @@ class _CrossValidation:
         y_true: np.ndarray,
     ) -> None:
         values, recall = fold_metrics(y_true, proba, pred, self.positive)
+        blind = chance_scores(y_true, self.positive, self.k, pred)
+        self.chance[(name, fold.repeat, fold.index)] = blind
         self.scores.append(
             FoldScore(
                 name,
@@ -624,7 +629,10 @@ def _result(
     )
     table, ratio = paired_fold_scores(cv.scores, chosen, metric, int(y.size))
     brier = {s: result.summary(s, "brier")[0] for s in chosen}
-    result.verdict = decide(table, metric, brier, test_train_ratio=ratio)
+    chance: dict[str, dict[FoldKey, float]] = {s: {} for s in chosen}
+    for (s, r, f), scores in cv.chance.items():
+        chance[s][(r, f)] = scores[metric]
+    result.verdict = decide(table, metric, brier, test_train_ratio=ratio, chance=chance)
     return result
 
 

@@ -124,3 +124,36 @@ def _full_proba(clf: Any, x: np.ndarray, k: int) -> np.ndarray:
     full = np.zeros((x.shape[0], k))
     full[:, clf.classes_.astype(np.int64)] = p
     return full
+
+
+def chance_scores(
+    y: np.ndarray, positive: int | None, k: int, pred: np.ndarray
+) -> dict[str, float]:  # fmt: skip
+    """What a predictor that never looks at the features scores on the test labels ``y``,
+    in expectation: the floor a recommended strategy must clear.
+
+    Binary (``positive``, the minority, of share p): a guess that answers the minority as
+    often as ``pred`` does (a share q of the rows): precision p, recall q, F1 2pq/(p + q),
+    G-mean sqrt(q(1 - q)), balanced accuracy 1/2, MCC 0; the constant probability p for
+    the ranking metrics (ROC-AUC 1/2, average precision p) and Brier p(1 - p).
+    Multi-class, macro: a guess at the shares of ``pred`` has recall 1/k whatever they are;
+    precision, balanced accuracy and G-mean 1/k; F1 the better of a uniform guess and one
+    class always; average precision 1/k; Brier 1 - the sum of the squared shares.
+    """
+    shares = np.bincount(y, minlength=k).astype(np.float64) / max(int(y.size), 1)
+    out: dict[str, float] = {"roc_auc": 0.5, "mcc": 0.0}
+    out["balanced_accuracy"] = out["g_mean"] = 1.0 / k
+    if positive is not None:
+        p = float(shares[positive])
+        q = float(np.mean(pred == positive)) if pred.size else 0.0
+        f1 = 2 * p * q / (p + q) if p + q > 0 else 0.0
+        out.update(average_precision=p, precision=p, recall=q, f1=f1)
+        out["g_mean"] = float(np.sqrt(q * (1 - q)))
+        out["brier"] = p * (1 - p)
+    else:
+        uniform = float(np.mean(2 * shares / k / np.maximum(shares + 1 / k, 1e-300)))
+        one_class = float(np.max(2 * shares / (1 + shares))) / k
+        out.update(average_precision=1.0 / k, precision=1.0 / k, recall=1.0 / k)
+        out["f1"] = max(uniform, one_class)
+        out["brier"] = float(1 - np.sum(shares**2))
+    return {name: float(out[name]) for name in METRICS}

@@ -46,6 +46,8 @@ class Verdict:
     gains: dict[str, float]
     p_values: dict[str, float]
     pairs: int = 0
+    chance: float | None = None  # the mean score of a guess blind to the features
+    chance_p: float | None = None  # one-sided p that the best strategy beats it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,12 @@ class Verdict:
             },
             "gain_over_none": {k: round(v, 6) for k, v in self.gains.items()},
             "p_value": {k: round(v, 6) for k, v in self.p_values.items()},
+            "chance": None
+            if self.chance is None
+            else {
+                "score": round(self.chance, 6),
+                "p_value_best_above": None if self.chance_p is None else round(self.chance_p, 6),
+            },
         }
 
 
@@ -182,11 +190,31 @@ def _unnamed(
     )
 
 
+def _blind(best: str, gain: float, name: str, score: float, floor: float, p: float) -> str:
+    """The verdict's text when the best strategy beats none but not a blind predictor."""
+    return (
+        f"No strategy is named: the best on {name}, {best} ({_signed(gain)} per fold over "
+        f"none), scores {score:.3f}, no better than a guess that ignores the features "
+        f"and answers the minority as often ({floor:.3f}; {_p(p)}, needs below {ALPHA}). "
+        "Its gain over none comes from answering the minority more often, not from the "
+        "features; keep the data as it is, or judge by a ranking metric (average_precision, "
+        "roc_auc)."
+    )
+
+
+def _above_chance(
+    scores: np.ndarray, floor: np.ndarray, sign: float, ratio: float
+) -> float:  # fmt: skip
+    """One-sided p that ``scores`` beat the blind predictor's ``floor``, fold by fold."""
+    return corrected_t_test(sign * (scores - floor), ratio)[1]
+
+
 def decide(
     fold_scores: Mapping[str, Mapping[FoldKey, float] | Sequence[float]],
     metric: str,
     brier: Mapping[str, float] | None = None,
     test_train_ratio: float | None = None,
+    chance: Mapping[str, Mapping[FoldKey, float]] | None = None,
 ) -> Verdict:
     """Name a strategy only when it is significantly better than ``none``, fold by fold.
 
@@ -197,7 +225,11 @@ def decide(
     ``test_train_ratio`` n_test/n_train, by default 1/(folds - 1)), the p-values
     Holm-adjusted over the strategies compared, at level :data:`ALPHA`. With a
     single fold score per strategy there is no test, so nothing is named. ``brier``
-    (mean Brier score per strategy) gives the calibration sentence.
+    (mean Brier score per strategy) gives the calibration sentence. ``chance``, per
+    strategy and (repeat, fold), is what a guess blind to the features scores
+    (:func:`~rebalance_cli.evaluate.metrics.chance_scores`): a strategy is named only if it
+    also beats that, by the same test (on noise, the threshold metrics reward answering the
+    minority more often, which beats ``none`` but not a guess at the same rate).
     """
     keys, table = _paired(fold_scores)
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
@@ -232,15 +264,28 @@ def decide(
         f"one-sided corrected resampled t-test over {n} paired folds, Holm-adjusted over "
         f"{len(gains)} strateg{'y' if len(gains) == 1 else 'ies'}"
     )
+    floor, chance_p = None, None
     recommended: str | None = None
     if winners:
         recommended = _recommend(winners, gains, diffs, test_train_ratio)
         text = _named(recommended, winners, gains, better, name, base_mean, sign, test)
+        if chance is not None:
+            floor = np.array([chance[recommended][k] for k in keys])
+            scores = np.array([table[recommended][k] for k in keys])
+            chance_p = _above_chance(scores, floor, sign, test_train_ratio)
+            if chance_p >= ALPHA:
+                gain, score = gains[recommended], float(scores.mean())
+                text = _blind(recommended, gain, name, score, float(floor.mean()), chance_p)
+                recommended = None
     else:
         text = _unnamed(best, gains, better, name, test)
     if losers:
         text += f" Significantly worse than none (p < {ALPHA}): {', '.join(losers)}."
-    return Verdict(metric, recommended, text, _calibration(brier, recommended), gains, better, n)
+    mean_floor = None if floor is None else float(floor.mean())
+    return Verdict(
+        metric, recommended, text, _calibration(brier, recommended), gains, better, n,
+        mean_floor, chance_p,
+    )  # fmt: skip
 
 
 def _p(p: float) -> str:
