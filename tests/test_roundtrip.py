@@ -533,3 +533,16 @@ def test_a_column_the_output_format_cannot_hold(cli, tmp_path, kind, values, ref
                 path.unlink()
             for path in tmp_path.glob("o.parquet"):
                 path.unlink()
+
+
+@pytest.mark.parametrize("word", ["NaN", "Infinity", "nope", "True"])
+def test_a_bare_word_in_ndjson_is_a_json_error(cli, tmp_path, word):
+    src = tmp_path / "in.ndjson"
+    src.write_text(f'{{"x": 1, "y": "a"}}\n{{"x": {word}, "y": "b"}}\n')
+    res = cli("apply", src, "-l", "y", "-s", "oversample", "--seed", "1", "-o", tmp_path / "o.csv")
+    assert res.code == 3, res.stderr
+    assert res.stderr == (
+        f"rebalance: data error: cannot read {src}: not valid JSON at character 6 ('{word[0]}') "
+        "(NaN, Infinity and unquoted words are not JSON values; write them as null)\n"
+    )
+    assert listing(tmp_path) == {"in.ndjson"}

@@ -24,6 +24,11 @@ def library_errors() -> tuple[type[BaseException], ...]:
 _TOO_WIDE = re.compile(r"parse [`'][-+]?\d{39,}[`'] .*(?:i128|u128)")
 
 
+# simd-json (polars' NDJSON reader): "InternalError(TapeError) at character 6 ('N')",
+# "ExpectedNull at character 6 ('n')"
+_JSON_ERROR = re.compile(r"^[A-Z]\w*(\(\w+\))? at character")
+
+
 @contextlib.contextmanager
 def reading(display: str) -> Iterator[None]:
     """Turn reader failures (polars, pyarrow, the OS) into one-line user errors."""
@@ -46,6 +51,9 @@ def reading(display: str) -> Iterator[None]:
                 "a row has more fields than the header (a ragged CSV): fix the file, "
                 "or check --separator"
             )
+        elif _JSON_ERROR.match(text):  # simd-json's name for what it expected instead
+            text = _JSON_ERROR.sub("not valid JSON at character", text, count=1)
+            hint = "NaN, Infinity and unquoted words are not JSON values; write them as null"
         elif _TOO_WIDE.search(text):
             hint = "polars reads integers from -2^127 to 2^127-1 only; this value is wider"
         elif (
