@@ -647,3 +647,15 @@ EVALUATE = CommandSpec(
 )
 
 COMMANDS: tuple[CommandSpec, ...] = (INSPECT, APPLY, EVALUATE)
+
+
+def _reserve_own_options() -> None:
+    """Tell the registry which option names and flags the commands own, so a plug-in
+    strategy that takes one is left out (with a warning) instead of shadowing it."""
+    own = [f for spec in COMMANDS for f in spec.flags if not isinstance(f, str)]
+    registry.reserve(
+        (f.name for f in own), (d for f in own for decl in f.decls for d in decl.split("/"))
+    )
+
+
+_reserve_own_options()

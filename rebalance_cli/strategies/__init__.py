@@ -10,7 +10,7 @@ and run like a built-in one. See "Adding a strategy" in docs/architecture.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from importlib import import_module
@@ -100,18 +100,23 @@ def _loaded() -> tuple[dict[str, Strategy], dict[str, str]]:
     return found, broken
 
 
+# The names and flags of the commands' own options, which a plug-in's options may not
+# take. The command line declares them (cli/options.py calls reserve() as it is imported):
+# the registry sits below the command line and does not import it.
+_RESERVED: dict[str, set[str]] = {"names": set(), "flags": {"--help", "-h"}}
+
+
+def reserve(names: Iterable[str], flags: Iterable[str]) -> None:
+    """Keep option ``names`` and ``flags`` from the plug-ins (the commands' own options);
+    the entry points are looked up again, so a clash found now leaves its plug-in out."""
+    _RESERVED["names"].update(names)
+    _RESERVED["flags"].update(flags)
+    _loaded.cache_clear()
+
+
 def _commands_own() -> tuple[set[str], set[str]]:
     """The names and the flags of the commands' own options (not the strategies')."""
-    from ..cli.options import COMMANDS  # here: the command line imports this registry
-
-    names: set[str] = set()
-    flags: set[str] = {"--help"}
-    for spec in COMMANDS:
-        for f in spec.flags:
-            if not isinstance(f, str):
-                names.add(f.name)
-                flags.update(d for decl in f.decls for d in decl.split("/"))
-    return names, flags
+    return _RESERVED["names"], _RESERVED["flags"]
 
 
 def _clash(strategy: Strategy, found: Mapping[str, Strategy]) -> str | None:
