@@ -357,6 +357,13 @@ def test_force_puts_a_new_file_in_place_and_never_writes_into_the_old_one(case, 
     assert pl.read_csv(out)["y"].value_counts().sort("y").rows() == [("no", 8), ("yes", 8)]
 
 
+def _to_stdout(tmp_path: Path, *flags: str):
+    """``apply`` of a small CSV to ``-o -`` (CSV) in a real process, with ``flags``."""
+    src = tmp_path / "in.csv"
+    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
+    return run_process("apply", str(src), *UNDER, "-o", "-", "--output-format", "csv", *flags)
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
@@ -370,23 +377,7 @@ def test_force_puts_a_new_file_in_place_and_never_writes_into_the_old_one(case, 
 def test_a_path_that_is_stdout_collides_with_dash_o_dash(tmp_path, flags, named):
     """``-o -`` and another target that is this process's stdout by another name would
     mix two files into one stream: refused before anything is written."""
-    src = tmp_path / "in.csv"
-    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
-    res = run_process(
-        "apply",
-        str(src),
-        "-l",
-        "y",
-        "-s",
-        "undersample",
-        "--seed",
-        "1",
-        "-o",
-        "-",
-        "--output-format",
-        "csv",
-        *flags,
-    )
+    res = _to_stdout(tmp_path, *flags)
     assert res.code == 2, res.stderr
     assert (
         res.stderr == f"rebalance: usage error: {named}, which is stdout (give each its own path)\n"
@@ -396,23 +387,6 @@ def test_a_path_that_is_stdout_collides_with_dash_o_dash(tmp_path, flags, named)
 
 
 def test_the_null_device_may_take_the_report_beside_dash_o_dash(tmp_path):
-    src = tmp_path / "in.csv"
-    mixed_frame({"a": 60, "b": 12}, seed=3).write_csv(src)
-    res = run_process(
-        "apply",
-        str(src),
-        "-l",
-        "y",
-        "-s",
-        "undersample",
-        "--seed",
-        "1",
-        "-o",
-        "-",
-        "--output-format",
-        "csv",
-        "--report",
-        os.devnull,
-    )
+    res = _to_stdout(tmp_path, "--report", os.devnull)
     assert res.code == 0, res.stderr
     assert pl.read_csv(res.stdout.encode())["y"].value_counts()["count"].to_list() == [12, 12]

@@ -349,12 +349,11 @@ def check_collisions(planned: list[tuple[str, str, str]]) -> None:
     seen: list[tuple[str, str, Path]] = []
     null = Path(os.devnull)
     on_stdout = next((flag for flag, _, given in planned if given == STDIO), None)
-    stdout = _stdout_identity() if on_stdout else None
     for flag, _, given in planned:
         if given == STDIO:
             continue
         path = Path(given)
-        if stdout is not None and _identity(path) == stdout and not same_file(path, null):
+        if on_stdout and _is_stdout(path) and not same_file(path, null):
             raise UsageError(
                 f"{flag} and {on_stdout} name the same file {given}, which is stdout",
                 hint="give each its own path",
@@ -370,25 +369,16 @@ def check_collisions(planned: list[tuple[str, str, str]]) -> None:
         seen.append((flag, given, path))
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the file ``path`` names, following links; None if there is none."""
-    try:
-        st = path.stat()
-    except (OSError, ValueError):
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _stdout_identity() -> tuple[int, int] | None:
-    """(device, inode) of this process's stdout (``/dev/stdout`` and ``/proc/self/fd/1``
-    name it too); None where stdout is not a file descriptor (a test's capture)."""
+def _is_stdout(path: Path) -> bool:
+    """Whether ``path`` names this process's stdout (``/dev/stdout``, ``/proc/self/fd/1``,
+    or the file stdout is redirected to); never where stdout has no descriptor (a test's
+    capture) or ``path`` names no file."""
     import sys
 
     try:
-        st = os.fstat(sys.stdout.fileno())
+        return os.path.samestat(path.stat(), os.fstat(sys.stdout.fileno()))
     except (OSError, ValueError, AttributeError):
-        return None
-    return st.st_dev, st.st_ino
+        return False
 
 
 def run(request: Request, data: Any) -> Report:
