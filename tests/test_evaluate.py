@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -674,6 +675,24 @@ def random_labels(n: int, prevalence: float, seed: int) -> pl.DataFrame:
     )
 
 
+def _noise_verdict(classifier: str, rows: int, prevalence: float, seed: int, **kw: Any):
+    """The verdict of a 3 x 2-fold evaluate of undersample and oversample on random labels."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # hgb's OpenMP threads only fight on a shared machine
+        result = evaluate(
+            random_labels(rows, prevalence, seed),
+            label="y",
+            strategies="undersample,oversample",
+            classifier=classifier,
+            folds=3,
+            repeats=2,
+            seed=seed,
+            **kw,
+        )
+    return result.verdict
+
+
 @pytest.mark.parametrize(
     ("classifier", "rows", "prevalence", "seed"),
     [
@@ -689,19 +708,7 @@ def random_labels(n: int, prevalence: float, seed: int) -> pl.DataFrame:
     ],
 )
 def test_random_labels_name_no_winner(classifier, rows, prevalence, seed) -> None:
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # hgb's OpenMP threads only fight on a shared machine
-        result = evaluate(
-            random_labels(rows, prevalence, seed),
-            label="y",
-            strategies="undersample,oversample",
-            classifier=classifier,
-            folds=3,
-            repeats=2,
-            seed=seed,
-        )
-    v = result.verdict
+    v = _noise_verdict(classifier, rows, prevalence, seed)
     assert v.recommended is None, v.text
     assert v.text.startswith("No strategy beats none on average precision beyond noise")
     assert v.pairs == 6
@@ -831,20 +838,7 @@ def test_random_labels_name_no_winner_on_a_threshold_metric(
     """On noise, answering the minority more often raises F1, recall and G-mean over
     ``none`` (which, at threshold 0.5, answers it almost never): that is no reason to
     resample, and a guess blind to the features at the same rate does as well."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        result = evaluate(
-            random_labels(rows, prevalence, seed),
-            label="y",
-            strategies="undersample,oversample",
-            classifier=classifier,
-            folds=3,
-            repeats=2,
-            metric=metric,
-            seed=seed,
-        )
-    v = result.verdict
+    v = _noise_verdict(classifier, rows, prevalence, seed, metric=metric)
     assert v.recommended is None, v.text
     assert v.text.startswith("No strateg"), v.text
 
