@@ -183,6 +183,7 @@ def _kd_tree(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
     _kd_blocks(m, first_query, tick, lambda e: int(ends[e - 1]), n)
     owner = np.repeat(np.arange(m), width)
     cand = near.ravel()
+    pair_d2: np.ndarray | None = None  # the pairs' squared distances, once known
     if width < m:
         # the (k+1)-th row's distance among the returned points (enough rows: each
         # of the k + 2 points holds at least one)
@@ -195,8 +196,10 @@ def _kd_tree(x: np.ndarray, k: int, tick: Tick | None = None) -> np.ndarray:
         tied = np.flatnonzero(dist[:, -1] <= radius)
         if tied.size:
             owner, cand = _kd_ties(tree, points, radius, tied, width, owner, cand, tick, n)
+        else:  # the same (owner, cand) pairs, row by row
+            pair_d2 = d2.ravel()
+    d2 = _sq_dist(points[owner], points[cand]) if pair_d2 is None else pair_d2
     # each (point, candidate point) pair expands to the candidate's first rows
-    d2 = _sq_dist(points[owner], points[cand])
     per = take[cand]
     pair = np.repeat(np.arange(owner.size), per)
     within = np.arange(pair.size) - np.repeat(np.cumsum(per) - per, per)
@@ -248,7 +251,9 @@ def _kd_ties(
     within_r = wdist <= radius[tied][:, None]
     still = within_r[:, -1] & (wider < m)
     done = ~still
-    keep = ~np.isin(owner, tied)
+    is_tied = np.zeros(m, dtype=bool)
+    is_tied[tied] = True
+    keep = ~is_tied[owner]
     owners = [owner[keep], np.repeat(tied[done], within_r[done].sum(axis=1))]
     cands = [cand[keep], wnear[done][within_r[done]]]
     rest = tied[still]
@@ -257,9 +262,9 @@ def _kd_ties(
         found: list[np.ndarray] = [np.empty(0, dtype=np.intp)] * -(-rest.size // KD_QUERY_ROWS)
 
         def radius_query(s: int, e: int) -> None:
-            q, r = points[rest[s:e]], radius[rest[s:e]]
-            sizes[s:e] = tree.query_radius(q, r=r, count_only=True)
-            found[s // KD_QUERY_ROWS] = np.concatenate(tree.query_radius(q, r=r))
+            near = tree.query_radius(points[rest[s:e]], r=radius[rest[s:e]])
+            sizes[s:e] = [a.size for a in near]
+            found[s // KD_QUERY_ROWS] = np.concatenate(near)
 
         _kd_blocks(rest.size, radius_query, tick, lambda e: rows, rows)
         owners.append(np.repeat(rest, sizes))
