@@ -26,11 +26,9 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
-COMPRESSED = (".gz", ".zst", ".zstd")
-
-
 # The codec a name ending asks for, read and written alike.
 CODECS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+COMPRESSED = tuple(CODECS)
 
 
 # Formats that may be compressed as a whole: row formats. Parquet and Arrow IPC
@@ -161,9 +159,6 @@ def resolve_output_format(output: str, flag: str | None, input_fmt: str, what: s
     return fmt
 
 
-_TEXT_FORMATS = {"csv": "CSV", "tsv": "TSV", "ndjson": "NDJSON"}
-
-
 def _unwritable(dtype: Any, fmt: str) -> bool:
     """Whether text format ``fmt`` cannot hold ``dtype`` (polars' CSV writer has no
     binary, duration or nested values; its NDJSON writer panics on binary)."""
@@ -185,11 +180,11 @@ def check_writable(schema: Mapping[str, Any], fmt: str | None, where: str) -> No
     """Refuse, before any work, a column the output format cannot hold (exit 3), rather
     than failing after the whole run (or, for binary in NDJSON, crashing in polars).
     ``where`` names the target for the message (``-o out.csv``)."""
-    label = _TEXT_FORMATS.get(fmt or "")
-    if label is None:
+    if fmt not in TEXT_FORMATS:
         return  # Parquet and Arrow IPC hold every dtype the reader gives
+    label = NAMES[fmt]
     for name, dtype in schema.items():
-        if _unwritable(dtype, fmt or ""):
+        if _unwritable(dtype, fmt):
             raise DataError(
                 f"{where}: column {name!r} is {dtype}, which {label} cannot hold",
                 hint="write it to a .parquet or .arrow file instead",

@@ -150,8 +150,8 @@ class File:
 
     def _drain(self) -> None:
         if self._buf:
-            pending = bytes(self._buf)
-            self._buf.clear()  # a failed write is not retried by close()
+            # a new buffer, not a copy of the old one; a failed write is not retried by close()
+            pending, self._buf = self._buf, bytearray()
             self._put(memoryview(pending))
 
     def flush(self) -> None:

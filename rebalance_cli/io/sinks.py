@@ -116,7 +116,6 @@ class AtomicFile:
             where = "the temp folder" if beside is None else str(beside.parent)
             raise InputOutputError(f"cannot write the {what} in {where}: {_why(exc)}") from None
         self.committed = False
-        self.size = 0
         # set by place(): the renamed file's identity, and a link to the file it replaced
         self.placed: tuple[int, int] | None = None
         self.backup: Path | None = None
@@ -126,10 +125,9 @@ class AtomicFile:
         """The target as the user named it, for messages."""
         return "stdout" if self.target is None else str(self.target)
 
-    def commit(self) -> int:
-        """Put this file alone in place; returns its size in bytes."""
+    def commit(self) -> None:
+        """Put this file alone in place."""
         commit_all([self])
-        return self.size
 
     def written_bytes(self) -> int:
         """The size of what was written so far (the report's ``bytes``). A temporary file
@@ -143,7 +141,6 @@ class AtomicFile:
     def seal(self) -> None:
         """Flush the written temporary file to disk (a late write error shows here)."""
         try:
-            self.size = self.tmp.stat().st_size
             fs.sync_file(self.tmp)
         except OSError as exc:
             raise InputOutputError(f"cannot write the {self.what}: {_why(exc)}") from None
