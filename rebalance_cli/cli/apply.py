@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,22 +20,20 @@ from .common import (
     read_options,
     settings_of,
     split_names,
-    stderr_console,
-    stderr_is_terminal,
 )
 from .config import require
-from .render import show_apply
+from .render import console, is_terminal, show_apply
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Observer | None]:
     """The phases of the run as a progress bar on stderr, on a terminal only."""
-    if not enabled or not stderr_is_terminal():
+    if not enabled or not is_terminal(sys.stderr):
         yield None
         return
     from .progress import phase_bar
 
-    with phase_bar(stderr_console()) as bar:
+    with phase_bar(console(sys.stderr)) as bar:
         yield bar
 
 

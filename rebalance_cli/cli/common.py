@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:  # rich is imported when something is drawn (~0.15 s saved at start-up)
-    from rich.console import Console
+    pass
 
 from .. import phases
 from ..errors import INTERNAL, InputOutputError, Interrupted, RebalanceError, UsageError
@@ -151,24 +151,6 @@ def read_options(
     if infer < 0:
         raise UsageError(f"--infer-schema-length must be 0 or more (got {infer})")
     return ReadOptions(input_format, separator, encoding, None if infer == 0 else infer)
-
-
-def stderr_is_terminal() -> bool:
-    """A real terminal on stderr. FORCE_COLOR must not turn pipes and cron mail into one."""
-    try:
-        return os.isatty(sys.stderr.fileno()) and os.environ.get("TERM") != "dumb"
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def stderr_console() -> Console:
-    return console(stderr=True)
 
 
 def engine_of(engine: str, master: str | None, local: Callable[..., Any]) -> Callable[..., Any]:
