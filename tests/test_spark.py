@@ -732,3 +732,19 @@ def test_partition_synthesis_reads_the_synthesisers_declaration(spark, tmp_path,
     finally:
         monkeypatch.undo()
         registry.reload()
+
+
+def test_rebalance_spark_honours_smote_driver_rows(spark, data, tmp_path):
+    """The file API passes its driver limit on (it was dropped: the Spark conf or the
+    default decided every file run)."""
+    from rebalance_cli.engines.spark import rebalance_spark
+
+    report = rebalance_spark(
+        data, tmp_path / "out.parquet", label="y", strategy="smote", seed=5, id_columns=["id"],
+        smote_driver_rows=100,
+    )  # fmt: skip
+    assert report.engine["smote"] == {
+        "driver_rows_limit": 100,
+        "driver_classes": ["c"],
+        "partition_classes": ["b"],
+    }

@@ -373,7 +373,7 @@ def finish_report(report: Report, prepared: Prepared, request: Request, outcome:
     synth = prepared.setup.synthesiser
     if synth is None:
         return
-    report.timings[getattr(synth, "timing", "synthesis")] = outcome.seconds
+    report.timings[synth.timing] = outcome.seconds
     report.parameters.update(request.strategy.report(prepared.setup, outcome))
 
 

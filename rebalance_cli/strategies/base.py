@@ -136,13 +136,15 @@ class Seeds:
 class Synthesiser:
     """Makes new rows for the cells a strategy grows, from their pooled input rows.
 
-    ``section`` is its key in the engine's part of the report. A synthesiser that
+    ``section`` is its key in the engine's part of the report, ``timing`` the key of
+    the seconds it took in the report's timings. A synthesiser that
     can grow a cell within each Spark partition returns its ``seeds`` and makes
     ``reseeded`` copies; the messages about bad seed rows are its own (both
     engines use them).
     """
 
     section: ClassVar[str] = "synthesis"
+    timing: ClassVar[str] = "synthesis"
 
     def prepare(self, pool: pl.DataFrame, cell: Any, new_rows: int, outcome: Outcome) -> Any:
         raise NotImplementedError

@@ -163,29 +163,7 @@ def resample_spark(
     The counts are computed now (one Spark job); the returned DataFrame is lazy.
     See :func:`resample_dataframe` for the row order and the SMOTE driver limit.
     """
-    run = resample_dataframe(
-        df,
-        label=label,
-        strategy=strategy,
-        target=target,
-        seed=seed,
-        k_neighbors=k_neighbors,
-        features=features,
-        exclude=exclude,
-        id_columns=id_columns,
-        categorical=categorical,
-        scale=scale,
-        grow_with=grow_with,
-        weight_column=weight_column,
-        options=options,
-        by=by,
-        group_policy=group_policy,
-        shrinkage=shrinkage,
-        drop_null_labels=drop_null_labels,
-        lenient=lenient,
-        order_by=order_by,
-        smote_driver_rows=smote_driver_rows,
-    )
+    run = resample_dataframe(**locals())  # the same keywords, every one
     assert run.frame is not None
     return run.frame
 
@@ -259,7 +237,10 @@ def rebalance_spark(
         rep_path = check_target(str(report_path), force, [Path(name)], "report")
     spark, created = get_session(master)
     try:
-        return _run_files(spark, request, name, fmt, targets, rep_path, master, created, started)
+        return _run_files(
+            spark, request, name, fmt, targets, rep_path, (master, created), started,
+            smote_driver_rows,
+        )  # fmt: skip
     finally:
         if created:
             spark.stop()
@@ -329,11 +310,13 @@ def _run_files(
     fmt: str,
     targets: list[_Target],
     rep_path: Path | None,
-    master: str | None,
-    created: bool,
+    session: tuple[str | None, bool],
     started: float,
+    smote_driver_rows: int | None,
 ) -> Report:
-    """The file run once a session is up: checks, the plan, the report, the commit."""
+    """The file run once a session is up: checks, the plan, the report, the commit.
+    ``session``: the master asked for, and whether this run created the session."""
+    master, created = session
     assert request.read is not None
     files = _Files(spark)
     if not files.exists(name):
@@ -341,7 +324,7 @@ def _run_files(
     _check_folders(files, targets, name, request.force)
     with _spark_errors(name):
         df = read_input(spark, name, fmt, request.read)
-        run = plan_run(df, request, name, input_format=fmt)
+        run = plan_run(df, request, name, smote_driver_rows=smote_driver_rows, input_format=fmt)
     if not created and master and master != spark.sparkContext.master:
         run.warnings.append(
             f"--spark-master {master} was ignored: the active Spark session runs on "
