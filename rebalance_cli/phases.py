@@ -235,7 +235,6 @@ class Phases:
 
     def __init__(self, observers: Iterable[Observer | None] = ()) -> None:
         self.observers = [o for o in observers if o is not None]
-        self.seen: list[str] = []  # the phases announced, in order
 
     @classmethod
     def for_run(cls, observer: Observer | None = None) -> Phases:
@@ -258,7 +257,6 @@ class Phases:
             raise ValueError(f"unknown phase {name!r}")
         check()
         current = Phase(self, name, total, unit, detail)
-        self.seen.append(name)
         self.emit(current._event("start"))
         yield current
         self.emit(current._event("end"))
@@ -266,10 +264,6 @@ class Phases:
     def committed(self) -> None:
         """Every file of the run is in place (see :func:`mark_committed`)."""
         mark_committed()
-
-
-NO_PHASES = Phases()
-"""Phases nobody observes (the default where a caller passes none)."""
 
 
 def signal_hook_from_env() -> Observer | None:

@@ -238,7 +238,9 @@ def test_a_plugin_whose_option_clashes_is_left_out_with_one_warning(
     clash: str, plugin_dir: Path, tmp_path: Path
 ) -> None:
     """An option named or flagged like another strategy's, or like one of rebalance's own,
-    would be dropped or shown twice: the plug-in is left out, and one warning says why."""
+    would be dropped or shown twice: the plug-in is left out, and one warning says why.
+    (The command line reserves its own options as it is imported, whatever ran before.)"""
+    importlib.import_module("rebalance_cli.cli.options")
     _dist(tmp_path, "clash-rebalance", {"clashing": f"toy_rebalance:{clash}"})
     sys.path[:0] = [str(plugin_dir), str(tmp_path)]
     importlib.invalidate_caches()

@@ -38,6 +38,7 @@ from .choices import (
     DEFAULT_METRIC,
     METRICS,
     evaluable,
+    run_by_default,
 )
 from .data import _Data, _Encoder, _load
 from .metrics import (
@@ -54,10 +55,7 @@ from .verdict import FoldKey, Verdict, _mean_sd, decide
 SCHEMA_VERSION = 2  # 2: the verdict gives p-values of a paired test (was: two_sigma)
 
 
-def samplers() -> tuple[str, ...]:
-    """The registered strategies `evaluate` offers, read now (after ``registry.reload()``
-    too)."""
-    return evaluable()
+samplers = evaluable  # the registered strategies `evaluate` offers, read when called
 
 
 def choices() -> tuple[str, ...]:
@@ -276,7 +274,7 @@ def _derive(*words: int) -> int:
 def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
     """The strategies to run: none, none+threshold and class-weight first, always."""
     if requested is None:
-        names: list[str] = [s for s in samplers() if registry.get(s).evaluated_by_default]
+        names: list[str] = list(run_by_default())
     elif isinstance(requested, str):
         names = [s.strip() for s in requested.split(",") if s.strip()]
     else:
@@ -287,13 +285,15 @@ def parse_strategies(requested: Sequence[str] | str | None) -> list[str]:
                 f"unknown strategy {s!r} in --strategies",
                 hint=f"{did_you_mean(s, choices())}choose from {', '.join(choices())}",
             )
-    return list(ALWAYS) + [s for s in samplers() if s in names]
+    offered = samplers()
+    return list(ALWAYS) + [s for s in offered if s in names]
 
 
 def planned_fits(strategies: Sequence[str] | str | None, folds: int, repeats: int) -> int:
     """How many fits a run makes (``Step.total``): ``none`` and ``class-weight`` (whose fit
     ``none+threshold`` shares) and each sampler, on every fold of every repeat."""
-    chosen = [s for s in parse_strategies(strategies) if s in samplers()]
+    offered = samplers()
+    chosen = [s for s in parse_strategies(strategies) if s in offered]
     return _fits(folds, repeats, len(chosen))
 
 
@@ -320,7 +320,8 @@ def check_feasible(
     minority = min(range(len(counts)), key=lambda i: (counts[i], classes[i]))
     m = counts[minority]
     train_min = m - -(-m // folds)  # the fewest rows of the class in a training fold
-    synthesisers = [s for s in strategies if s in samplers() and registry.get(s).needs == "grown"]
+    offered = samplers()
+    synthesisers = [s for s in strategies if s in offered and registry.get(s).needs == "grown"]
     for name in synthesisers:
         for cls, n in zip(classes, counts, strict=True):
             if n == max(counts):
@@ -707,7 +708,8 @@ def evaluate(
     chosen = parse_strategies(strategies)
     data_, warnings = _load(data, label, read, max_rows, protocol.seed, exclude, drop_null_labels)
     _add_protocol_warnings(warnings, data_, protocol, chosen)
-    chosen_samplers = [s for s in chosen if s in samplers()]
+    offered = samplers()
+    chosen_samplers = [s for s in chosen if s in offered]
     cv = _CrossValidation(
         data_, protocol, chosen_samplers, resampler or own_resampler(k_neighbors), progress, steps
     )

@@ -14,10 +14,11 @@ import polars as pl
 
 from ..classes import has_label
 from ..columns import check_label
+from ..defaults import DEFAULT_MAX_CLASSES
 from ..errors import DataError, null_labels
 from ..io import ReadOptions, open_source, reading
 
-MAX_CLASSES = 1000  # as inspect and apply: more looks like an id or a continuous column
+MAX_CLASSES = DEFAULT_MAX_CLASSES  # as inspect and apply: more looks like an id column
 MAX_CATEGORIES = 50  # one-hot columns per categorical feature (the most frequent in training)
 
 # ---------------------------------------------------------------- columns and data
