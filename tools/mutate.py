@@ -99,8 +99,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "every file is written beside its target and renamed into place (here: in place)",
         "rebalance_cli/io/sinks.py",
         (
-            "        self.committed = False\n        self.size = 0\n",
-            "        self.committed = False\n        self.size = 0\n"
+            "        self.committed = False\n",
+            "        self.committed = False\n"
             "        if not self.stream and self.target is not None:\n"
             "            self.tmp.unlink()\n"
             "            self.tmp = self.target\n",
